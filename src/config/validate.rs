@@ -1,0 +1,430 @@
+//! Turns a [`FileConfig`] into [`Settings`], collecting every problem with its field name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::file::FileConfig;
+use super::{
+    ConfigError, FieldError, ForwardingSettings, HostHeader, Limits, ListenSettings, LogFormat,
+    LogSettings, Settings, TlsSettings, TlsVersion, UpstreamSettings,
+};
+
+/// Collects field errors while values are converted.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn push(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn addr(&mut self, field: &str, value: &str) -> Option<SocketAddr> {
+        match value.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.push(
+                    field,
+                    format!("{value:?} is not a socket address (write IP:PORT with a port from 0 to 65535, e.g. \"0.0.0.0:8443\" or \"[::]:8443\")"),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, field: &str, value: &str) -> Option<Duration> {
+        match humantime::parse_duration(value) {
+            Ok(d) if d.is_zero() => {
+                self.push(
+                    field,
+                    format!("{value:?} is zero; give a positive duration such as \"5s\""),
+                );
+                None
+            }
+            Ok(d) if d > Duration::from_secs(24 * 3600) => {
+                self.push(
+                    field,
+                    format!("{value:?} is longer than a day; give a duration such as \"30s\""),
+                );
+                None
+            }
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.push(
+                    field,
+                    format!("{value:?} is not a duration (write a number with a unit: \"250ms\", \"10s\", \"5m\")"),
+                );
+                None
+            }
+        }
+    }
+
+    fn size(&mut self, field: &str, value: &str, min: u64) -> Option<u64> {
+        match value.parse::<bytesize::ByteSize>() {
+            Ok(b) if b.as_u64() < min => {
+                self.push(
+                    field,
+                    format!("{value:?} is below the minimum of {min} bytes"),
+                );
+                None
+            }
+            Ok(b) => Some(b.as_u64()),
+            Err(_) => {
+                self.push(
+                    field,
+                    format!("{value:?} is not a size (write a number with a unit: \"16KiB\", \"10MiB\")"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Validate every section; all problems are reported together.
+pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
+    let mut p = Problems::default();
+
+    // [listen]
+    let public = p.addr("listen.public", &file.listen.public);
+    let admin = p.addr("listen.admin", &file.listen.admin);
+    let plain = file
+        .listen
+        .plain
+        .as_deref()
+        .and_then(|v| p.addr("listen.plain", v).map(Some))
+        .flatten();
+    if let (Some(pub_a), Some(adm)) = (public, admin) {
+        if pub_a == adm && pub_a.port() != 0 {
+            p.push("listen.admin", format!("{adm} is also listen.public; give the admin listener its own port (default \"127.0.0.1:9090\")"));
+        }
+    }
+    if let (Some(pub_a), Some(pl)) = (public, plain) {
+        if pub_a == pl && pl.port() != 0 {
+            p.push("listen.plain", format!("{pl} is also listen.public; the redirect listener needs its own port (usually 80)"));
+        }
+    }
+    if file.listen.https_port == Some(0) {
+        p.push("listen.https_port", "0 is not a port visitors can reach; give the public HTTPS port (usually 443) or remove the line");
+    }
+
+    // [tls]
+    let min_version = match file.tls.min_version.as_str() {
+        "1.2" => Some(TlsVersion::V1_2),
+        "1.3" => Some(TlsVersion::V1_3),
+        other => {
+            p.push(
+                "tls.min_version",
+                format!("{other:?} is not supported; write \"1.2\" or \"1.3\""),
+            );
+            None
+        }
+    };
+    let tls = match (&file.tls.cert, &file.tls.key) {
+        (Some(cert), Some(key)) => {
+            for (field, path) in [("tls.cert", cert), ("tls.key", key)] {
+                if !std::path::Path::new(path).is_file() {
+                    p.push(field, format!("{path:?} does not exist or is not a file; give the path of a PEM file, or remove tls.cert and tls.key for a self-signed certificate"));
+                }
+            }
+            Some(TlsSettings::Files {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+                min_version: min_version.unwrap_or(TlsVersion::V1_2),
+            })
+        }
+        (Some(_), None) => {
+            p.push(
+                "tls.key",
+                "missing while tls.cert is set; give the private key's PEM file too",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            p.push(
+                "tls.cert",
+                "missing while tls.key is set; give the certificate chain's PEM file too",
+            );
+            None
+        }
+        (None, None) => {
+            if file.tls.self_signed_names.is_empty() {
+                p.push("tls.self_signed_names", "is empty; give at least one name (e.g. [\"localhost\"]) or set tls.cert and tls.key");
+            }
+            Some(TlsSettings::SelfSigned {
+                names: file.tls.self_signed_names.clone(),
+                min_version: min_version.unwrap_or(TlsVersion::V1_2),
+            })
+        }
+    };
+
+    // [upstream]
+    if file.upstream.servers.is_empty() {
+        p.push(
+            "upstream.servers",
+            "is empty; list at least one upstream such as [\"127.0.0.1:8000\"]",
+        );
+    }
+    let mut servers = Vec::new();
+    for (i, raw) in file.upstream.servers.iter().enumerate() {
+        let field = format!("upstream.servers[{i}]");
+        match parse_upstream(raw) {
+            Ok(a) => servers.push(a),
+            Err(msg) => p.push(&field, msg),
+        }
+    }
+    let host = match file.upstream.host_header.as_str() {
+        "preserve" => Some(HostHeader::Preserve),
+        "rewrite" => Some(HostHeader::Rewrite),
+        literal => match literal.parse::<http::uri::Authority>() {
+            Ok(a) if !literal.is_empty() && a.as_str() == literal => {
+                http::HeaderValue::from_str(literal)
+                    .ok()
+                    .map(HostHeader::Fixed)
+            }
+            _ => {
+                p.push("upstream.host_header", format!("{literal:?} is neither \"preserve\", \"rewrite\" nor a host name like \"backend.internal\""));
+                None
+            }
+        },
+    };
+    let connect_timeout = p.duration("upstream.connect_timeout", &file.upstream.connect_timeout);
+    let response_timeout = p.duration("upstream.response_timeout", &file.upstream.response_timeout);
+    let pool_idle_timeout = p.duration(
+        "upstream.pool_idle_timeout",
+        &file.upstream.pool_idle_timeout,
+    );
+
+    // [limits]
+    let l = &file.limits;
+    let tls_handshake_timeout =
+        p.duration("limits.tls_handshake_timeout", &l.tls_handshake_timeout);
+    let header_read_timeout = p.duration("limits.header_read_timeout", &l.header_read_timeout);
+    let max_header_bytes = p.size("limits.max_header_bytes", &l.max_header_bytes, 1024);
+    if max_header_bytes.is_some_and(|b| b > 1024 * 1024) {
+        p.push(
+            "limits.max_header_bytes",
+            "is over 1MiB; request heads that large are an attack, use e.g. \"16KiB\"",
+        );
+    }
+    let max_body_bytes = p.size("limits.max_body_bytes", &l.max_body_bytes, 0);
+    if l.max_headers == 0 || l.max_headers > 1000 {
+        p.push(
+            "limits.max_headers",
+            format!(
+                "{} is out of range; give 1 to 1000 (default 100)",
+                l.max_headers
+            ),
+        );
+    }
+    if l.max_connections == 0 {
+        p.push(
+            "limits.max_connections",
+            "0 would refuse every visitor; give a positive number (default 20000)",
+        );
+    }
+    if l.h2_max_concurrent_streams == 0 {
+        p.push(
+            "limits.h2_max_concurrent_streams",
+            "0 would stall every HTTP/2 client; give a positive number (default 128)",
+        );
+    }
+    let shutdown_grace = p.duration("limits.shutdown_grace", &l.shutdown_grace);
+
+    // [forwarding]
+    let mut trusted_proxies = Vec::new();
+    for (i, raw) in file.forwarding.trusted_proxies.iter().enumerate() {
+        match raw
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        {
+            Ok(n) => trusted_proxies.push(n),
+            Err(_) => p.push(
+                &format!("forwarding.trusted_proxies[{i}]"),
+                format!(
+                    "{raw:?} is not an IP address or CIDR (e.g. \"10.0.0.0/8\" or \"192.0.2.7\")"
+                ),
+            ),
+        }
+    }
+
+    // [runtime]
+    if file.runtime.workers > 1024 {
+        p.push(
+            "runtime.workers",
+            format!(
+                "{} threads is too many; use 0 (one per core) or a small number",
+                file.runtime.workers
+            ),
+        );
+    }
+
+    // [log]
+    let format = match file.log.format.as_str() {
+        "human" => Some(LogFormat::Human),
+        "json" => Some(LogFormat::Json),
+        other => {
+            p.push(
+                "log.format",
+                format!("{other:?} is not a log format; write \"human\" or \"json\""),
+            );
+            None
+        }
+    };
+    if tracing_subscriber::EnvFilter::try_new(&file.log.level).is_err() {
+        p.push(
+            "log.level",
+            format!(
+                "{:?} is not a log filter; write e.g. \"info\" or \"usher=debug,info\"",
+                file.log.level
+            ),
+        );
+    }
+
+    // Every `Option` below is `Some` when no problem was pushed; checking the list first
+    // keeps the error path in one place.
+    match (
+        public,
+        admin,
+        tls,
+        host,
+        connect_timeout,
+        response_timeout,
+        pool_idle_timeout,
+        tls_handshake_timeout,
+        header_read_timeout,
+        max_header_bytes,
+        max_body_bytes,
+        shutdown_grace,
+        format,
+    ) {
+        (
+            Some(public),
+            Some(admin),
+            Some(tls),
+            Some(host),
+            Some(connect_timeout),
+            Some(response_timeout),
+            Some(pool_idle_timeout),
+            Some(tls_handshake_timeout),
+            Some(header_read_timeout),
+            Some(max_header_bytes),
+            Some(max_body_bytes),
+            Some(shutdown_grace),
+            Some(format),
+        ) if p.0.is_empty() => Ok(Settings {
+            listen: ListenSettings {
+                public,
+                plain,
+                https_port: file.listen.https_port,
+                admin,
+            },
+            tls,
+            upstream: UpstreamSettings {
+                servers,
+                host,
+                connect_timeout,
+                response_timeout,
+                pool_idle_timeout,
+                pool_max_idle_per_host: file.upstream.pool_max_idle_per_host,
+            },
+            limits: Limits {
+                tls_handshake_timeout,
+                header_read_timeout,
+                max_header_bytes: max_header_bytes as usize,
+                max_headers: l.max_headers,
+                max_body_bytes,
+                max_connections: l.max_connections,
+                h2_max_concurrent_streams: l.h2_max_concurrent_streams,
+                shutdown_grace,
+            },
+            forwarding: ForwardingSettings { trusted_proxies },
+            workers: file.runtime.workers,
+            log: LogSettings {
+                format,
+                level: file.log.level.clone(),
+            },
+        }),
+        _ => Err(ConfigError::Invalid(p.0)),
+    }
+}
+
+/// Accepts `host:port` or `http://host:port` (no path); returns the authority.
+fn parse_upstream(raw: &str) -> Result<http::uri::Authority, String> {
+    let rest = if let Some(r) = raw.strip_prefix("http://") {
+        r
+    } else if raw.starts_with("https://") {
+        return Err(format!("{raw:?}: TLS to upstreams is not supported yet; use \"http://host:port\" on a private network"));
+    } else if raw.contains("://") {
+        return Err(format!(
+            "{raw:?} has an unknown scheme; write \"host:port\" or \"http://host:port\""
+        ));
+    } else {
+        raw
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains('/') {
+        return Err(format!(
+            "{raw:?} has a path; give only \"host:port\" (paths are passed through unchanged)"
+        ));
+    }
+    match rest.parse::<http::uri::Authority>() {
+        Ok(a) if a.port_u16().is_some() && !a.host().is_empty() => Ok(a),
+        Ok(_) => Err(format!(
+            "{raw:?} has no port; write \"host:port\", e.g. \"127.0.0.1:8000\""
+        )),
+        Err(_) => Err(format!(
+            "{raw:?} is not host:port; write e.g. \"127.0.0.1:8000\""
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(toml: &str) -> Vec<FieldError> {
+        match Settings::from_toml(toml) {
+            Err(ConfigError::Invalid(v)) => v,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn minimal_config_is_valid() {
+        let s = Settings::from_toml("[upstream]\nservers = [\"127.0.0.1:8000\"]\n").unwrap();
+        assert_eq!(s.upstream.servers[0].as_str(), "127.0.0.1:8000");
+        assert!(matches!(s.tls, TlsSettings::SelfSigned { .. }));
+        assert_eq!(s.upstream.host, HostHeader::Preserve);
+    }
+
+    #[test]
+    fn all_problems_reported_together() {
+        let v = problems(
+            "[listen]\npublic = \"0.0.0.0:99999\"\n[upstream]\nservers = []\nconnect_timeout = \"soon\"\n",
+        );
+        let fields: Vec<_> = v.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "listen.public",
+                "upstream.servers",
+                "upstream.connect_timeout"
+            ]
+        );
+        assert!(v[0]
+            .message
+            .contains("\"0.0.0.0:99999\" is not a socket address"));
+    }
+
+    #[test]
+    fn upstream_forms() {
+        assert!(parse_upstream("http://10.0.0.1:80").is_ok());
+        assert!(parse_upstream("http://backend:8080/").is_ok());
+        assert!(parse_upstream("backend").is_err());
+        assert!(parse_upstream("https://backend:443").is_err());
+        assert!(parse_upstream("http://backend:80/api").is_err());
+    }
+}

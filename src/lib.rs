@@ -1,0 +1,16 @@
+//! usher: a stand-alone virtual waiting room — a TLS reverse proxy that admits visitors at
+//! the pace the site behind it can take.
+//!
+//! Module map (see `docs/ARCHITECTURE.md`): `config` parses and validates, `tls` builds the
+//! certificate side, `server` owns listeners and connection lifecycles, `proxy` owns the
+//! request path, `admin` serves metrics and health, `metrics` defines what is measured,
+//! `pass` holds the signing keys.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod config;
+pub mod metrics;
+pub mod pass;
+pub mod proxy;
+pub mod server;
+pub mod tls;

@@ -1,0 +1,136 @@
+//! The `usher` binary: subcommands over the library. Errors become `anyhow` only here.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use usher::config::{LogFormat, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "usher",
+    version,
+    about = "A virtual waiting room: a TLS reverse proxy that admits visitors at the pace your site can take."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the waiting-room proxy.
+    Proxy {
+        /// Configuration file.
+        #[arg(short, long, default_value = "config/usher.toml")]
+        config: PathBuf,
+        /// Log format (overrides `log.format`).
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormatArg>,
+    },
+    /// Validate a configuration file and report every problem; exits non-zero if any.
+    CheckConfig {
+        /// Configuration file.
+        #[arg(short, long, default_value = "config/usher.toml")]
+        config: PathBuf,
+    },
+    /// Generate an Ed25519 key pair for signing passes.
+    Keygen {
+        /// Directory to write `<name>.key` and `<name>.pub` into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Key id, also the file name stem.
+        #[arg(long, default_value = "pass-1")]
+        name: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Human,
+    Json,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Proxy { config, log_format } => run_proxy(config, log_format),
+        Command::CheckConfig { config } => match Settings::load(&config) {
+            Ok(_) => {
+                println!("{}: ok", config.display());
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", config.display());
+                std::process::exit(1);
+            }
+        },
+        Command::Keygen { out, name } => {
+            let pair = usher::pass::keys::generate()?;
+            let (private, public) = usher::pass::keys::write(&out, &name, &pair)?;
+            println!(
+                "wrote {} (secret: keep it on the proxy) and {} (public: give it to anything that verifies passes)",
+                private.display(),
+                public.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn run_proxy(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Result<()> {
+    let settings =
+        Settings::load(&config).with_context(|| format!("loading {}", config.display()))?;
+    let format = match log_format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        Some(LogFormatArg::Human) => LogFormat::Human,
+        None => settings.log.format,
+    };
+    init_logging(format, &settings.log.level);
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if settings.workers > 0 {
+        rt.worker_threads(settings.workers);
+    }
+    rt.build()?.block_on(async {
+        let running = usher::server::start(&settings).await?;
+        wait_for_signal().await?;
+        tracing::info!("shutdown requested");
+        running.shutdown().await;
+        Ok(())
+    })
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    use tracing_subscriber::EnvFilter;
+    // RUST_LOG wins so an operator can raise verbosity without editing the file.
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Human => builder.init(),
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! Prometheus metrics: one registry per server so in-process tests do not share counters.
+//!
+//! Names follow Prometheus conventions: `usher_` prefix, base units, `_total` counters.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Every metric the proxy records.
+pub struct Metrics {
+    registry: Registry,
+    /// Responses sent to clients, by listener and status class (`2xx`…`5xx`).
+    pub requests: IntCounterVec,
+    /// Time from sending a request upstream to receiving its response head.
+    pub upstream_latency: HistogramVec,
+    /// Failed upstream exchanges by kind (`connect`, `timeout`, `protocol`).
+    pub upstream_errors: IntCounterVec,
+    /// Client connections open now, by listener.
+    pub open_connections: IntGaugeVec,
+    /// Client connections accepted, by listener.
+    pub connections: IntCounterVec,
+    /// Connections refused because `limits.max_connections` was reached.
+    pub connections_refused: IntCounter,
+    /// TLS handshakes by result (`ok`, `error`, `timeout`).
+    pub tls_handshakes: IntCounterVec,
+}
+
+impl Metrics {
+    /// Creates and registers all metrics (fails only on a duplicate name: a programming error).
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("usher_requests_total", "Responses sent to clients."),
+            &["listener", "class"],
+        )?;
+        let upstream_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "usher_upstream_response_seconds",
+                "Time from forwarding a request to receiving the upstream response head.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0,
+            ]),
+            &["upstream"],
+        )?;
+        let upstream_errors = IntCounterVec::new(
+            Opts::new("usher_upstream_errors_total", "Failed upstream exchanges."),
+            &["upstream", "kind"],
+        )?;
+        let open_connections = IntGaugeVec::new(
+            Opts::new("usher_open_connections", "Client connections open now."),
+            &["listener"],
+        )?;
+        let connections = IntCounterVec::new(
+            Opts::new("usher_connections_total", "Client connections accepted."),
+            &["listener"],
+        )?;
+        let connections_refused = IntCounter::new(
+            "usher_connections_refused_total",
+            "Connections closed at once because limits.max_connections was reached.",
+        )?;
+        let tls_handshakes = IntCounterVec::new(
+            Opts::new(
+                "usher_tls_handshakes_total",
+                "TLS handshakes on the public listener.",
+            ),
+            &["result"],
+        )?;
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(upstream_latency.clone()),
+            Box::new(upstream_errors.clone()),
+            Box::new(open_connections.clone()),
+            Box::new(connections.clone()),
+            Box::new(connections_refused.clone()),
+            Box::new(tls_handshakes.clone()),
+        ] {
+            registry.register(c)?;
+        }
+        Ok(Self {
+            registry,
+            requests,
+            upstream_latency,
+            upstream_errors,
+            open_connections,
+            connections,
+            connections_refused,
+            tls_handshakes,
+        })
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::with_capacity(8 * 1024);
+        // Encoding into a Vec cannot fail for well-formed metric families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+/// The status class label for a response code.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Keeps `usher_open_connections{listener}` right even when a connection task is cancelled.
+pub struct OpenConnection(prometheus::IntGauge);
+
+impl OpenConnection {
+    /// Counts a new connection on `listener` until the guard is dropped.
+    pub fn track(metrics: &Metrics, listener: &str) -> Self {
+        metrics.connections.with_label_values(&[listener]).inc();
+        let g = metrics.open_connections.with_label_values(&[listener]);
+        g.inc();
+        Self(g)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

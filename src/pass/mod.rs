@@ -1,0 +1,4 @@
+//! Passes: the signed proof that a visitor was admitted. This issue brings only the keys;
+//! minting and verification arrive with the waiting room.
+
+pub mod keys;

@@ -1,0 +1,143 @@
+//! Everything that can stop a request, and the one place that maps it to a status code
+//! and a small page.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+use super::ProxyBody;
+
+/// Why the proxy answered instead of the upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The request head is larger than `limits.max_header_bytes` or has too many fields.
+    #[error("request head too large")]
+    HeadersTooLarge,
+    /// The body is larger than `limits.max_body_bytes`.
+    #[error("request body too large")]
+    BodyTooLarge,
+    /// The request is malformed in a way hyper let through (e.g. no usable host).
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// No TCP connection to the upstream could be opened in time.
+    #[error("upstream {upstream} unreachable: {source}")]
+    UpstreamConnect {
+        /// Which upstream.
+        upstream: String,
+        /// The client error.
+        source: hyper_util::client::legacy::Error,
+    },
+    /// The upstream did not send a response head within `upstream.response_timeout`.
+    #[error("upstream {upstream} gave no response within {after:?}")]
+    UpstreamTimeout {
+        /// Which upstream.
+        upstream: String,
+        /// The budget that ran out.
+        after: Duration,
+    },
+    /// The upstream connection failed after it was opened (reset, bad response…).
+    #[error("upstream {upstream} failed: {source}")]
+    UpstreamProtocol {
+        /// Which upstream.
+        upstream: String,
+        /// The client error.
+        source: hyper_util::client::legacy::Error,
+    },
+}
+
+impl ProxyError {
+    /// The status the client gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::UpstreamConnect { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The `kind` label for `usher_upstream_errors_total`, or `None` when the client erred.
+    pub fn upstream_kind(&self) -> Option<&'static str> {
+        match self {
+            Self::UpstreamConnect { .. } => Some("connect"),
+            Self::UpstreamTimeout { .. } => Some("timeout"),
+            Self::UpstreamProtocol { .. } => Some("protocol"),
+            _ => None,
+        }
+    }
+
+    /// Short text for visitors: never internal details.
+    fn visitor_message(&self) -> &'static str {
+        match self {
+            Self::HeadersTooLarge => "The request headers are too large.",
+            Self::BodyTooLarge => "The request body is too large.",
+            Self::BadRequest(_) => "The request is malformed.",
+            Self::UpstreamConnect { .. } | Self::UpstreamProtocol { .. } => {
+                "The site is not answering right now. Please try again in a moment."
+            }
+            Self::UpstreamTimeout { .. } => {
+                "The site is taking too long to answer. Please try again in a moment."
+            }
+        }
+    }
+
+    /// A small HTML page, or JSON when the client prefers it.
+    pub fn into_response(self, request_id: &HeaderValue, wants_json: bool) -> Response<ProxyBody> {
+        let status = self.status();
+        let id = request_id.to_str().unwrap_or("");
+        let (ctype, body) = if wants_json {
+            (
+                "application/json",
+                format!(
+                    "{{\"error\":{{\"code\":{},\"message\":\"{}\",\"request_id\":\"{}\"}}}}",
+                    status.as_u16(),
+                    self.visitor_message(),
+                    id
+                ),
+            )
+        } else {
+            (
+                "text/html; charset=utf-8",
+                format!(
+                    "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>{code}</title>\
+                     <body style=\"font:16px system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em\">\
+                     <h1>{code} {reason}</h1><p>{msg}</p><p style=\"color:#666\">Request id: {id}</p>",
+                    code = status.as_u16(),
+                    reason = status.canonical_reason().unwrap_or(""),
+                    msg = self.visitor_message(),
+                ),
+            )
+        };
+        let mut resp = Response::new(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        );
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if matches!(
+            self,
+            Self::HeadersTooLarge | Self::BodyTooLarge | Self::BadRequest(_)
+        ) {
+            // The rest of the request may still be in flight; do not reuse the connection.
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if status.is_server_error() {
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        resp
+    }
+}
+
+/// True when the client's `Accept` prefers JSON over HTML (API clients, mobile apps).
+pub fn wants_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+}

@@ -1,0 +1,226 @@
+//! The public request path. A request goes through named phases, in order:
+//!
+//! 1. `limits`   — refuse heads and bodies over the configured sizes (431/413).
+//! 2. `upgrade`  — note a protocol switch (WebSocket) before headers are cleaned.
+//! 3. `upstream_request` — clean hop-by-hop and `X-Usher-*` headers, add forwarding headers,
+//!    pick an upstream, rewrite the target and `Host`.
+//! 4. `send`     — the pooled client, under connect and response timeouts.
+//! 5. `response` — clean the response headers, add `Via` and `X-Request-Id`, tunnel upgrades.
+//!
+//! Later phases (waiting-room endpoints, bypass rules, rooms, passes) slot in between 2 and 3.
+
+mod error;
+pub mod headers;
+mod upgrade;
+mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use tracing::Instrument;
+
+pub use error::ProxyError;
+use headers::{Hop, RequestIds};
+pub use upstream::Upstreams;
+
+use crate::config::{HostHeader, Limits, Settings};
+use crate::metrics::{status_class, Metrics};
+
+/// Boxed error for bodies assembled from several sources.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Body type of every response the proxy sends.
+pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+/// Body type of every request the proxy forwards.
+pub type UpstreamBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// Facts about the client connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The immediate peer.
+    pub peer: SocketAddr,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+}
+
+/// The reverse proxy: shared by every connection on the public listener.
+pub struct Proxy {
+    upstreams: Upstreams,
+    host_header: HostHeader,
+    limits: Limits,
+    trusted: Vec<ipnet::IpNet>,
+    ids: RequestIds,
+    metrics: Arc<Metrics>,
+}
+
+impl Proxy {
+    /// Builds the proxy from its parts of the configuration.
+    pub fn new(settings: &Settings, metrics: Arc<Metrics>) -> Self {
+        Self {
+            upstreams: Upstreams::new(&settings.upstream),
+            host_header: settings.upstream.host.clone(),
+            limits: settings.limits.clone(),
+            trusted: settings.forwarding.trusted_proxies.clone(),
+            ids: RequestIds::new(),
+            metrics,
+        }
+    }
+
+    /// Serves one request; never fails — every error becomes a response.
+    pub async fn handle(&self, req: Request<Incoming>, conn: ConnInfo) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let request_id = self.ids.for_request(req.headers());
+        let wants_json = error::wants_json(req.headers());
+        let span = tracing::info_span!(
+            "request",
+            id = request_id.to_str().unwrap_or(""),
+            method = %req.method(),
+            path = req.uri().path(),
+            status = tracing::field::Empty,
+            ms = tracing::field::Empty,
+        );
+        let result = self
+            .process(req, conn, &request_id)
+            .instrument(span.clone())
+            .await;
+        let mut resp = match result {
+            Ok(resp) => resp,
+            Err(e) => {
+                span.in_scope(|| tracing::warn!(error = %e, "answered by proxy"));
+                e.into_response(&request_id, wants_json)
+            }
+        };
+        resp.headers_mut()
+            .insert(headers::X_REQUEST_ID, request_id.clone());
+        let status = resp.status().as_u16();
+        self.metrics
+            .requests
+            .with_label_values(&["public", status_class(status)])
+            .inc();
+        span.record("status", status);
+        span.record("ms", started.elapsed().as_secs_f64() * 1e3);
+        span.in_scope(|| tracing::info!(target: "usher::access", "done"));
+        resp
+    }
+
+    async fn process(
+        &self,
+        mut req: Request<Incoming>,
+        conn: ConnInfo,
+        request_id: &HeaderValue,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        // Phase 1: limits.
+        check_limits(&req, &self.limits)?;
+
+        // Phase 2: upgrade. The client side must be claimed before the request is consumed.
+        let upgrade = upgrade::Pending::take(&mut req);
+
+        // Phase 3: upstream request.
+        let server = self.upstreams.pick().clone();
+        let (mut parts, body) = req.into_parts();
+        let client_host = client_host(&parts);
+        let hop = headers::remove_hop_by_hop(&mut parts.headers);
+        headers::remove_usher_headers(&mut parts.headers);
+        headers::set_forwarding(
+            &mut parts.headers,
+            Hop {
+                peer: conn.peer.ip(),
+                proto: conn.scheme,
+                host: client_host.as_deref(),
+            },
+            &self.trusted,
+        );
+        headers::append_via(&mut parts.headers, parts.version);
+        parts
+            .headers
+            .insert(headers::X_REQUEST_ID, request_id.clone());
+        if hop.te_trailers {
+            parts
+                .headers
+                .insert(header::TE, HeaderValue::from_static("trailers"));
+        }
+        let host = match &self.host_header {
+            HostHeader::Preserve => client_host
+                .as_deref()
+                .and_then(|h| HeaderValue::from_str(h).ok()),
+            HostHeader::Rewrite => None,
+            HostHeader::Fixed(v) => Some(v.clone()),
+        };
+        let host = match host {
+            Some(h) => h,
+            None => HeaderValue::from_str(server.as_str())
+                .map_err(|_| ProxyError::BadRequest("unusable upstream host"))?,
+        };
+        parts.headers.insert(header::HOST, host);
+        if let Some(up) = &upgrade {
+            up.restore_request_headers(&mut parts.headers);
+        }
+        parts.uri = Upstreams::uri(&server, parts.uri.path_and_query())?;
+        // The pooled connection speaks HTTP/1.1 whatever the client spoke.
+        parts.version = Version::HTTP_11;
+        let body = Limited::new(body, self.limits.max_body_bytes as usize)
+            .map_err(BoxError::from)
+            .boxed_unsync();
+
+        // Phase 4: send.
+        let mut resp = self
+            .upstreams
+            .send(&server, Request::from_parts(parts, body), &self.metrics)
+            .await?;
+
+        // Phase 5: response.
+        let upgraded = match upgrade {
+            Some(up) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                Some(up.tunnel(&mut resp))
+            }
+            _ => None,
+        };
+        headers::remove_hop_by_hop(resp.headers_mut());
+        headers::remove_usher_headers(resp.headers_mut());
+        let version = resp.version();
+        headers::append_via(resp.headers_mut(), version);
+        if let Some(proto) = upgraded {
+            let h = resp.headers_mut();
+            h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            h.insert(header::UPGRADE, proto);
+        }
+        Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+    }
+}
+
+/// The host the client asked for: `Host` (HTTP/1.1) or the URI authority (HTTP/2).
+fn client_host(parts: &http::request::Parts) -> Option<String> {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
+}
+
+/// Phase 1: sizes. hyper enforces its own buffer limits too; this is the exact one.
+fn check_limits(req: &Request<Incoming>, limits: &Limits) -> Result<(), ProxyError> {
+    let h = req.headers();
+    if h.len() > limits.max_headers {
+        return Err(ProxyError::HeadersTooLarge);
+    }
+    let head_bytes: usize = req.uri().to_string().len()
+        + h.iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if head_bytes > limits.max_header_bytes {
+        return Err(ProxyError::HeadersTooLarge);
+    }
+    let declared = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes) {
+        return Err(ProxyError::BodyTooLarge);
+    }
+    Ok(())
+}

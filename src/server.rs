@@ -1,0 +1,383 @@
+//! Listeners and connection lifecycles: accept loops that survive accept errors, a global
+//! connection cap, TLS handshake and header-read timeouts, HTTP/1.1 and HTTP/2 chosen by
+//! ALPN, and a graceful shutdown that drains in-flight requests.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::admin::Admin;
+use crate::config::{Limits, Settings};
+use crate::metrics::{Metrics, OpenConnection};
+use crate::proxy::{ConnInfo, Proxy, ProxyBody};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listening socket could not be bound.
+    #[error("cannot listen on {field} = {addr}: {source}")]
+    Bind {
+        /// Which config field named the address.
+        field: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// Metric registration failed.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// A running server: its bound addresses and the way to stop it.
+pub struct Running {
+    /// Bound public (TLS) address.
+    pub public_addr: SocketAddr,
+    /// Bound redirect address, when configured.
+    pub plain_addr: Option<SocketAddr>,
+    /// Bound admin address.
+    pub admin_addr: SocketAddr,
+    /// Shared metrics (tests read them directly).
+    pub metrics: Arc<Metrics>,
+    stop: watch::Sender<bool>,
+    ready: Arc<AtomicBool>,
+    tasks: JoinSet<()>,
+    graceful: Arc<GracefulShutdown>,
+    grace: Duration,
+}
+
+/// Binds every listener and starts serving.
+pub async fn start(settings: &Settings) -> Result<Running, StartError> {
+    let metrics = Arc::new(Metrics::new()?);
+    let tls = crate::tls::load(&settings.tls)?;
+    if tls.self_signed {
+        tracing::warn!(
+            "no tls.cert/tls.key configured: serving a self-signed certificate (browsers will warn; fine for a demo, not for production)"
+        );
+    }
+    let public = bind("listen.public", settings.listen.public).await?;
+    let admin_l = bind("listen.admin", settings.listen.admin).await?;
+    let plain = match settings.listen.plain {
+        Some(a) => Some(bind("listen.plain", a).await?),
+        None => None,
+    };
+    let public_addr = local(&public, settings.listen.public);
+    let admin_addr = local(&admin_l, settings.listen.admin);
+    let plain_addr = plain.as_ref().map(|l| local(l, settings.listen.public));
+
+    let (stop, stop_rx) = watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(false));
+    let graceful = Arc::new(GracefulShutdown::new());
+    let limits = Arc::new(settings.limits.clone());
+    let slots = Arc::new(Semaphore::new(settings.limits.max_connections));
+    let builders = Builders::new(&settings.limits);
+    let mut tasks = JoinSet::new();
+
+    // Public listener: TLS, then the proxy.
+    let proxy = Arc::new(Proxy::new(settings, metrics.clone()));
+    let acceptor = TlsAcceptor::from(tls.config);
+    {
+        let ctx = Accept::new("public", &stop_rx, &slots, &graceful, &metrics);
+        let builders = builders.clone();
+        let limits = limits.clone();
+        tasks.spawn(ctx.run(public, move |tcp, peer, conn| {
+            let acceptor = acceptor.clone();
+            let proxy = proxy.clone();
+            let builders = builders.clone();
+            let limits = limits.clone();
+            async move {
+                let metrics = conn.metrics.clone();
+                let tls =
+                    match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(tcp))
+                        .await
+                    {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            metrics.tls_handshakes.with_label_values(&["error"]).inc();
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            metrics.tls_handshakes.with_label_values(&["timeout"]).inc();
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                metrics.tls_handshakes.with_label_values(&["ok"]).inc();
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                let info = ConnInfo {
+                    peer,
+                    scheme: "https",
+                };
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let proxy = proxy.clone();
+                    async move { Ok::<_, Infallible>(proxy.handle(req, info).await) }
+                });
+                let builder = if h2 { &builders.h2 } else { &builders.h1 };
+                let served = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
+                conn.serve(served).await;
+            }
+        }));
+    }
+
+    // Admin listener: plain HTTP/1.1.
+    {
+        let admin = Arc::new(Admin::new(metrics.clone(), ready.clone()));
+        let ctx = Accept::new("admin", &stop_rx, &slots, &graceful, &metrics);
+        let builders = builders.clone();
+        tasks.spawn(ctx.run(admin_l, move |tcp, _peer, conn| {
+            let admin = admin.clone();
+            let builders = builders.clone();
+            async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let admin = admin.clone();
+                    async move { Ok::<_, Infallible>(admin.handle(req)) }
+                });
+                let served = builders.h1.serve_connection(TokioIo::new(tcp), svc);
+                conn.serve(served).await;
+            }
+        }));
+    }
+
+    // Optional plain listener: everything is redirected to HTTPS.
+    if let Some(plain) = plain {
+        let https_port = settings.listen.https_port.unwrap_or(public_addr.port());
+        let ctx = Accept::new("plain", &stop_rx, &slots, &graceful, &metrics);
+        let builders = builders.clone();
+        tasks.spawn(ctx.run(plain, move |tcp, _peer, conn| {
+            let builders = builders.clone();
+            let metrics = conn.metrics.clone();
+            async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let resp = redirect_to_https(&req, https_port);
+                    metrics
+                        .requests
+                        .with_label_values(&[
+                            "plain",
+                            crate::metrics::status_class(resp.status().as_u16()),
+                        ])
+                        .inc();
+                    async move { Ok::<_, Infallible>(resp) }
+                });
+                let served = builders.h1.serve_connection(TokioIo::new(tcp), svc);
+                conn.serve(served).await;
+            }
+        }));
+    }
+
+    ready.store(true, Ordering::SeqCst);
+    tracing::info!(public = %public_addr, admin = %admin_addr, plain = ?plain_addr, "usher proxy listening");
+    Ok(Running {
+        public_addr,
+        plain_addr,
+        admin_addr,
+        metrics,
+        stop,
+        ready,
+        tasks,
+        graceful,
+        grace: settings.limits.shutdown_grace,
+    })
+}
+
+impl Running {
+    /// Stops accepting, then waits up to `limits.shutdown_grace` for in-flight requests.
+    pub async fn shutdown(mut self) {
+        self.ready.store(false, Ordering::SeqCst);
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        tracing::info!("listeners closed; draining in-flight requests");
+        // The accept loops held the only other references; they have ended.
+        let Ok(graceful) = Arc::try_unwrap(self.graceful) else {
+            tracing::warn!("connections could not be drained: shutdown handle still shared");
+            return;
+        };
+        match tokio::time::timeout(self.grace, graceful.shutdown()).await {
+            Ok(()) => tracing::info!("all connections drained"),
+            Err(_) => {
+                tracing::warn!(grace = ?self.grace, "shutdown grace ran out; closing remaining connections")
+            }
+        }
+    }
+}
+
+async fn bind(field: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            field,
+            addr,
+            source,
+        })
+}
+
+fn local(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
+    l.local_addr().unwrap_or(fallback)
+}
+
+/// HTTP/1.1-only and HTTP/2-only connection builders, configured once from the limits.
+#[derive(Clone)]
+struct Builders {
+    h1: Arc<auto::Builder<TokioExecutor>>,
+    h2: Arc<auto::Builder<TokioExecutor>>,
+}
+
+impl Builders {
+    fn new(limits: &Limits) -> Self {
+        let mut b = auto::Builder::new(TokioExecutor::new());
+        // hyper's own buffer limit is a backstop above the exact check in the proxy phase;
+        // both answer 431.
+        let buf = (limits.max_header_bytes * 2).max(8192);
+        b.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(buf)
+            .max_headers(limits.max_headers);
+        b.http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(limits.h2_max_concurrent_streams)
+            // Rapid-reset (CVE-2023-44487) guards.
+            .max_pending_accept_reset_streams(Some(32))
+            .max_local_error_reset_streams(Some(256))
+            .max_header_list_size(buf as u32)
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(Duration::from_secs(10));
+        Self {
+            h1: Arc::new(b.clone().http1_only()),
+            h2: Arc::new(b.http2_only()),
+        }
+    }
+}
+
+/// What every accepted connection shares: stop signal, connection slots, graceful watcher.
+struct Accept {
+    listener: &'static str,
+    stop: watch::Receiver<bool>,
+    slots: Arc<Semaphore>,
+    graceful: Arc<GracefulShutdown>,
+    metrics: Arc<Metrics>,
+}
+
+/// Handed to a connection task: tracks it and serves it under graceful shutdown.
+struct ConnCtx {
+    metrics: Arc<Metrics>,
+    graceful: hyper_util::server::graceful::Watcher,
+    _open: OpenConnection,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl ConnCtx {
+    async fn serve<C>(self, conn: C)
+    where
+        C: hyper_util::server::graceful::GracefulConnection,
+        C::Error: std::fmt::Display,
+    {
+        if let Err(e) = self.graceful.watch(conn).await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    }
+}
+
+impl Accept {
+    fn new(
+        listener: &'static str,
+        stop: &watch::Receiver<bool>,
+        slots: &Arc<Semaphore>,
+        graceful: &Arc<GracefulShutdown>,
+        metrics: &Arc<Metrics>,
+    ) -> Self {
+        Self {
+            listener,
+            stop: stop.clone(),
+            slots: slots.clone(),
+            graceful: graceful.clone(),
+            metrics: metrics.clone(),
+        }
+    }
+
+    /// Accepts until stopped. Accept errors (EMFILE, ECONNABORTED…) are logged and
+    /// retried after a pause: a listener must never die from one.
+    async fn run<F, Fut>(mut self, listener: TcpListener, on_conn: F)
+    where
+        F: Fn(TcpStream, SocketAddr, ConnCtx) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        loop {
+            let accepted = tokio::select! {
+                _ = self.stop.changed() => break,
+                r = listener.accept() => r,
+            };
+            let (tcp, peer) = match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(listener = self.listener, error = %e, "accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                self.metrics.connections_refused.inc();
+                drop(tcp);
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let ctx = ConnCtx {
+                metrics: self.metrics.clone(),
+                graceful: self.graceful.watcher(),
+                _open: OpenConnection::track(&self.metrics, self.listener),
+                _slot: slot,
+            };
+            tokio::spawn(on_conn(tcp, peer, ctx));
+        }
+    }
+}
+
+/// The plain listener's only answer: a permanent redirect to the same URL over HTTPS.
+fn redirect_to_https(req: &Request<Incoming>, https_port: u16) -> Response<ProxyBody> {
+    use http_body_util::{BodyExt, Empty};
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.parse::<http::uri::Authority>().ok());
+    let empty = || Empty::new().map_err(|never| match never {}).boxed_unsync();
+    let Some(host) = host else {
+        let mut r = Response::new(empty());
+        *r.status_mut() = http::StatusCode::BAD_REQUEST;
+        return r;
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let location = format!("https://{}{port}{path}", host.host());
+    let mut r = Response::new(empty());
+    *r.status_mut() = http::StatusCode::PERMANENT_REDIRECT;
+    if let Ok(v) = http::HeaderValue::from_str(&location) {
+        r.headers_mut().insert(http::header::LOCATION, v);
+    }
+    r
+}
