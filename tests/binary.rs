@@ -1,0 +1,309 @@
+//! The real `usher` binary as an operator runs it: streaming memory, signals, check-config.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{upstream, Pki};
+use http_body_util::BodyExt;
+
+const BIN: &str = env!("CARGO_BIN_EXE_usher");
+
+/// A proxy process; killed on drop.
+struct Proc {
+    child: Child,
+    public: SocketAddr,
+    admin: SocketAddr,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    fn start(config_text: &str, dir: &std::path::Path) -> Self {
+        let path = dir.join("usher.toml");
+        std::fs::write(&path, config_text).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["proxy", "-c"])
+            .arg(&path)
+            .env("RUST_LOG", "info,usher::access=off")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let (public, admin) = loop {
+            let line = lines
+                .next()
+                .expect("proxy exited before listening")
+                .unwrap();
+            if line.contains("usher proxy listening") {
+                let field = |name: &str| -> SocketAddr {
+                    let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
+                    line[start..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                };
+                break (field("public"), field("admin"));
+            }
+        };
+        // Keep draining stderr so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            child,
+            public,
+            admin,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident memory (VmHWM) in KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_megabytes_stream_both_ways_without_buffering() {
+    const MIB50: usize = 50 * 1024 * 1024;
+    let pki = Pki::new();
+    let up = upstream::spawn().await;
+    let text = common::config(&pki, up.addr, &[("limits", "max_body_bytes = \"100MiB\"")]);
+    let proxy = Proc::start(&text, pki.dir.path());
+    let baseline = proxy.peak_rss_kib();
+
+    // Upload 50 MiB as a chunked stream; the upstream counts what arrives.
+    let mut c = pki.h1(proxy.public).await;
+    let chunk = bytes::Bytes::from(vec![b'u'; 64 * 1024]);
+    let frames = futures_util::stream::iter(
+        (0..MIB50 / chunk.len())
+            .map(move |_| Ok::<_, common::BoxError>(hyper::body::Frame::data(chunk.clone()))),
+    );
+    let req = http::Request::post("/sink")
+        .header("host", "localhost")
+        .body(BodyExt::boxed(http_body_util::StreamBody::new(frames)))
+        .unwrap();
+    let resp = c.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let n = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(n, MIB50.to_string());
+
+    // Download 50 MiB; count it frame by frame.
+    let req = http::Request::get("/big/50")
+        .header("host", "localhost")
+        .body(common::empty())
+        .unwrap();
+    let mut body = c.send_request(req).await.unwrap().into_body();
+    let mut got = 0usize;
+    while let Some(f) = body.frame().await {
+        got += f.unwrap().data_ref().map(|d| d.len()).unwrap_or(0);
+    }
+    assert_eq!(got, MIB50);
+
+    let peak = proxy.peak_rss_kib();
+    eprintln!("proxy peak RSS: baseline {baseline} KiB, after 2x50 MiB {peak} KiB");
+    // Buffering either body whole would add 50 MiB; streaming adds a few buffers.
+    assert!(
+        peak - baseline < 16 * 1024,
+        "peak RSS grew by {} KiB (baseline {baseline} KiB)",
+        peak - baseline
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_in_flight_requests_then_exits() {
+    let pki = Pki::new();
+    let up = upstream::spawn().await;
+    let text = common::config(&pki, up.addr, &[]);
+    let mut proxy = Proc::start(&text, pki.dir.path());
+    let (status, _) = common::admin_get(proxy.admin, "/readyz").await;
+    assert_eq!(status, 200);
+    let mut c = pki.h1(proxy.public).await;
+    let in_flight = tokio::spawn(async move { common::get(&mut c, "/slow/1000", &[]).await });
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let sent = Instant::now();
+    let ok = Command::new("kill")
+        .args(["-TERM", &proxy.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (status, _, body) = in_flight.await.unwrap();
+    assert_eq!((status.as_u16(), body.as_str()), (200, "slow done"));
+    // The process exits cleanly once drained.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(s) = proxy.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "proxy did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(500),
+        "exited before the request finished"
+    );
+}
+
+/// `check-config` on a file; returns (exit success, stdout+stderr).
+fn check_config(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let mut all = String::from_utf8_lossy(&out.stdout).into_owned();
+    all.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), all)
+}
+
+#[test]
+fn check_config_accepts_the_shipped_example() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/usher.toml")).unwrap();
+    let (ok, out) = check_config(&text);
+    assert!(ok, "{out}");
+    assert!(out.contains(": ok"), "{out}");
+}
+
+#[test]
+fn check_config_rejects_bad_configs_naming_the_field() {
+    let up = "[upstream]\nservers = [\"127.0.0.1:8000\"]\n";
+    // (config text, what the message must contain)
+    let cases: Vec<(String, &[&str])> = vec![
+        (
+            format!("[listen]\npublic = \"0.0.0.0:99999\"\n{up}"),
+            &["listen.public", "\"0.0.0.0:99999\" is not a socket address"],
+        ),
+        (
+            format!("[listen]\nadmin = \"localhost\"\n{up}"),
+            &["listen.admin", "not a socket address"],
+        ),
+        (
+            format!("[listen]\npublic = \"127.0.0.1:7000\"\nadmin = \"127.0.0.1:7000\"\n{up}"),
+            &["listen.admin", "own port"],
+        ),
+        (
+            format!("[listen]\nplain = \"nowhere\"\n{up}"),
+            &["listen.plain", "not a socket address"],
+        ),
+        (
+            format!("[listen]\nhttps_port = 0\n{up}"),
+            &["listen.https_port"],
+        ),
+        (
+            format!("[tls]\ncert = \"/nonexistent/cert.pem\"\n{up}"),
+            &["tls.key", "missing while tls.cert is set"],
+        ),
+        (
+            format!("[tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"\n{up}"),
+            &["tls.cert", "does not exist"],
+        ),
+        (
+            format!("[tls]\nmin_version = \"1.0\"\n{up}"),
+            &["tls.min_version", "\"1.2\" or \"1.3\""],
+        ),
+        (
+            format!("[tls]\nself_signed_names = []\n{up}"),
+            &["tls.self_signed_names", "at least one name"],
+        ),
+        (
+            "[upstream]\nservers = []\n".into(),
+            &["upstream.servers", "at least one upstream"],
+        ),
+        (
+            "[upstream]\nservers = [\"backend\"]\n".into(),
+            &["upstream.servers[0]", "no port"],
+        ),
+        (
+            "[upstream]\nservers = [\"https://backend:443\"]\n".into(),
+            &["upstream.servers[0]", "http://host:port"],
+        ),
+        (
+            "[upstream]\nservers = [\"127.0.0.1:8000\"]\nconnect_timeout = \"soon\"\n".into(),
+            &["upstream.connect_timeout", "not a duration"],
+        ),
+        (
+            "[upstream]\nservers = [\"127.0.0.1:8000\"]\nresponse_timeout = \"0s\"\n".into(),
+            &["upstream.response_timeout", "is zero"],
+        ),
+        (
+            "[upstream]\nservers = [\"127.0.0.1:8000\"]\nhost_header = \"bad host!\"\n".into(),
+            &["upstream.host_header", "\"preserve\""],
+        ),
+        (
+            format!("{up}[limits]\nmax_header_bytes = \"12 parsecs\"\n"),
+            &["limits.max_header_bytes", "not a size"],
+        ),
+        (
+            format!("{up}[limits]\nmax_header_bytes = \"100\"\n"),
+            &["limits.max_header_bytes", "minimum"],
+        ),
+        (
+            format!("{up}[limits]\nmax_connections = 0\n"),
+            &["limits.max_connections"],
+        ),
+        (
+            format!("{up}[limits]\nmax_headers = 5000\n"),
+            &["limits.max_headers", "1 to 1000"],
+        ),
+        (
+            format!("{up}[forwarding]\ntrusted_proxies = [\"10.0.0.0/33\"]\n"),
+            &["forwarding.trusted_proxies[0]", "CIDR"],
+        ),
+        (
+            format!("{up}[log]\nformat = \"xml\"\n"),
+            &["log.format", "\"human\" or \"json\""],
+        ),
+        (format!("{up}[log]\nlevel = \"[[[\"\n"), &["log.level"]),
+        (
+            format!("{up}[runtime]\nworkers = 100000\n"),
+            &["runtime.workers"],
+        ),
+        // Schema errors from the parser name the field too.
+        (
+            format!("{up}[limits]\nmax_conections = 10\n"),
+            &["unknown field `max_conections`"],
+        ),
+        (
+            format!("{up}[limits]\nmax_connections = \"lots\"\n"),
+            &["max_connections"],
+        ),
+        ("[upstream\nservers = 1".into(), &["config is not valid"]),
+    ];
+    assert!(cases.len() >= 10);
+    for (text, wants) in &cases {
+        let (ok, out) = check_config(text);
+        assert!(!ok, "accepted:\n{text}");
+        for w in *wants {
+            assert!(out.contains(w), "message for\n{text}\nlacks {w:?}:\n{out}");
+        }
+    }
+}

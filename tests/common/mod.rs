@@ -1,0 +1,207 @@
+//! Shared test fixtures: a throwaway PKI, a real upstream on loopback, the real proxy, and
+//! TLS clients speaking HTTP/1.1 or HTTP/2.
+#![allow(dead_code)]
+
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type TBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+pub fn full(b: impl Into<Bytes>) -> TBody {
+    Full::new(b.into()).map_err(|n| match n {}).boxed()
+}
+
+pub fn empty() -> TBody {
+    Empty::new().map_err(|n| match n {}).boxed()
+}
+
+/// A CA and a `localhost` / `127.0.0.1` leaf certificate written to a temp dir.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    ca: CertificateDer<'static>,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, leaf.pem()).unwrap();
+        std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+        Self {
+            dir,
+            cert,
+            key,
+            ca: ca_cert.der().clone(),
+        }
+    }
+
+    /// A client TLS config trusting only this CA, offering `alpn`.
+    pub fn client(&self, alpn: &[&[u8]]) -> TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca.clone()).unwrap();
+        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        TlsConnector::from(Arc::new(cfg))
+    }
+
+    pub async fn tls(&self, addr: SocketAddr, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        self.client(alpn)
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap()
+    }
+
+    /// An HTTP/1.1 connection over TLS.
+    pub async fn h1(&self, addr: SocketAddr) -> http1::SendRequest<TBody> {
+        let tls = self.tls(addr, &[b"http/1.1"]).await;
+        let (send, conn) = http1::handshake(TokioIo::new(tls)).await.unwrap();
+        tokio::spawn(conn.with_upgrades());
+        send
+    }
+
+    /// An HTTP/2 connection over TLS.
+    pub async fn h2(&self, addr: SocketAddr) -> http2::SendRequest<TBody> {
+        let tls = self.tls(addr, &[b"h2"]).await;
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (send, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        send
+    }
+}
+
+/// Builds a proxy config: listeners on ephemeral loopback ports, this PKI, one upstream,
+/// plus `extra` lines as `(table, line)` pairs.
+pub fn config(pki: &Pki, upstream: SocketAddr, extra: &[(&str, &str)]) -> String {
+    let mut tables: Vec<(String, Vec<String>)> = vec![
+        (
+            "listen".into(),
+            vec![
+                "public = \"127.0.0.1:0\"".into(),
+                "admin = \"127.0.0.1:0\"".into(),
+            ],
+        ),
+        (
+            "tls".into(),
+            vec![
+                format!("cert = {:?}", pki.cert.display().to_string()),
+                format!("key = {:?}", pki.key.display().to_string()),
+            ],
+        ),
+        (
+            "upstream".into(),
+            vec![format!("servers = [\"{upstream}\"]")],
+        ),
+        ("log".into(), vec![]),
+    ];
+    for (table, line) in extra {
+        match tables.iter_mut().find(|(t, _)| t == table) {
+            Some((_, lines)) => lines.push(line.to_string()),
+            None => tables.push((table.to_string(), vec![line.to_string()])),
+        }
+    }
+    tables
+        .into_iter()
+        .map(|(t, lines)| format!("[{t}]\n{}\n", lines.join("\n")))
+        .collect()
+}
+
+/// Starts the real server in-process.
+pub async fn start(
+    pki: &Pki,
+    upstream: SocketAddr,
+    extra: &[(&str, &str)],
+) -> usher::server::Running {
+    let settings = usher::config::Settings::from_toml(&config(pki, upstream, extra)).unwrap();
+    usher::server::start(&settings).await.unwrap()
+}
+
+/// GET over HTTP/1.1 with a Host header; returns status, headers and the whole body.
+pub async fn get(
+    send: &mut http1::SendRequest<TBody>,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (http::StatusCode, http::HeaderMap, String) {
+    let mut req = http::Request::get(path).header("host", "localhost");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = send.send_request(req.body(empty()).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// A plain HTTP/1.1 GET to the admin listener.
+pub async fn admin_get(addr: SocketAddr, path: &str) -> (http::StatusCode, String) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = http1::handshake::<_, TBody>(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get(path)
+        .header("host", "admin")
+        .body(empty())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The value of one sample in Prometheus text, matched by name and exact label set.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("metrics parse as Prometheus text");
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
