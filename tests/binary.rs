@@ -114,6 +114,7 @@ async fn fifty_megabytes_stream_both_ways_without_buffering() {
         .header("host", "localhost")
         .body(common::empty())
         .unwrap();
+    c.ready().await.unwrap();
     let mut body = c.send_request(req).await.unwrap().into_body();
     let mut got = 0usize;
     while let Some(f) = body.frame().await {

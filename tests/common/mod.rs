@@ -90,6 +90,8 @@ impl Pki {
         let tls = self.tls(addr, &[b"http/1.1"]).await;
         let (send, conn) = http1::handshake(TokioIo::new(tls)).await.unwrap();
         tokio::spawn(conn.with_upgrades());
+        let mut send = send;
+        send.ready().await.unwrap();
         send
     }
 
@@ -101,6 +103,8 @@ impl Pki {
             .await
             .unwrap();
         tokio::spawn(conn);
+        let mut send = send;
+        send.ready().await.unwrap();
         send
     }
 }
@@ -161,6 +165,7 @@ pub async fn get(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
+    send.ready().await.unwrap();
     let resp = send.send_request(req.body(empty()).unwrap()).await.unwrap();
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.unwrap().to_bytes();
@@ -182,6 +187,7 @@ pub async fn admin_get(addr: SocketAddr, path: &str) -> (http::StatusCode, Strin
         .header("host", "admin")
         .body(empty())
         .unwrap();
+    send.ready().await.unwrap();
     let resp = send.send_request(req).await.unwrap();
     let status = resp.status();
     let body = resp.into_body().collect().await.unwrap().to_bytes();

@@ -1,0 +1,512 @@
+#!/usr/bin/env bash
+# bench/proxy.sh — usher vs nginx as an HTTPS (TLS 1.3) reverse proxy, same upstream, one run.
+#
+#   bash bench/proxy.sh                 # DURATION=10 ROUNDS=3 WARMUP=3
+#   DURATION=30 ROUNDS=5 bash bench/proxy.sh
+#
+# Layout on a 2-core machine (see bench/README.md):
+#   core 0: the proxy under test (usher OR nginx, one worker)
+#   core 1: the upstream nginx (plain HTTP) + the load generator (wrk / h2load)
+#
+# Everything it writes goes under bench/out/ (gitignored), recreated on every run.
+# Final table: stdout and bench/out/proxy-results.md.
+set -euo pipefail
+
+# ---------------------------------------------------------------------------- knobs
+DURATION=${DURATION:-10}      # seconds per measured run
+ROUNDS=${ROUNDS:-3}           # measured runs per (protocol, proxy); medians are reported
+WARMUP=${WARMUP:-3}           # seconds of warm-up per (protocol, proxy) before the rounds
+H1_CONNS=${H1_CONNS:-64}      # wrk -c
+H2_CLIENTS=${H2_CLIENTS:-16}  # h2load -c
+H2_STREAMS=${H2_STREAMS:-8}   # h2load -m
+# 1 = nginx also adds the headers usher adds (X-Forwarded-*, Forwarded, Via, X-Request-Id),
+# so both proxies do the same header work. 0 = the bare proxy_pass config.
+NGINX_HEADER_PARITY=${NGINX_HEADER_PARITY:-1}
+
+USHER_PORT=18443      # usher TLS listener
+NGINX_PORT=18444      # nginx TLS listener
+UPSTREAM_PORT=18080   # upstream nginx, plain HTTP
+ADMIN_PORT=19090      # usher admin (/readyz)
+
+PROXY_CORE=0
+LOAD_CORE=1           # load generator and upstream share this core
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=$ROOT/bench/out
+USHER_BIN=$ROOT/target/release/usher
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------- cleanup
+# MAIN_PIDS get SIGTERM (nginx masters, usher, a running load generator); EXTRA_PIDS
+# (nginx workers) are only SIGKILLed if they outlive their master. Everything is by PID.
+MAIN_PIDS=()
+EXTRA_PIDS=()
+LOADGEN_PID=""
+
+alive() {  # true while $1 exists and is not a zombie
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $st && $st != Z ]]
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    # A load generator still running (interrupted run): kill its children, then it.
+    if [[ -n $LOADGEN_PID ]] && alive "$LOADGEN_PID"; then
+        for c in $(ps -o pid= --ppid "$LOADGEN_PID" 2>/dev/null); do kill -TERM "$c" 2>/dev/null; done
+        kill -TERM "$LOADGEN_PID" 2>/dev/null
+    fi
+    for pid in "${MAIN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${MAIN_PIDS[@]}"; do
+        for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+        alive "$pid" && { log "pid $pid ignored SIGTERM; SIGKILL"; kill -KILL "$pid" 2>/dev/null; }
+    done
+    for pid in "${EXTRA_PIDS[@]}"; do alive "$pid" && kill -KILL "$pid" 2>/dev/null; done
+    wait 2>/dev/null
+    [[ $rc -ne 0 ]] && log "exited with status $rc; logs are in $OUT"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------- prerequisites
+[[ $(nproc) -ge 2 ]] || die "needs at least 2 CPU cores (proxy on core 0, load on core 1)"
+
+need=()
+command -v nginx   >/dev/null || need+=(nginx)
+command -v wrk     >/dev/null || need+=(wrk)
+command -v h2load  >/dev/null || need+=(nghttp2-client)
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl    >/dev/null || need+=(curl)
+if ((${#need[@]})); then
+    log "installing: ${need[*]}"
+    SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${need[@]}"
+fi
+for t in taskset ss awk sort; do command -v "$t" >/dev/null || die "missing tool: $t"; done
+
+# Ports must be free: a leftover process would silently be benchmarked instead.
+for p in $USHER_PORT $NGINX_PORT $UPSTREAM_PORT $ADMIN_PORT; do
+    [[ -z $(ss -Htln "sport = :$p") ]] || die "port $p is in use: $(ss -Htlnp "sport = :$p")"
+done
+
+rm -rf "$OUT"
+mkdir -p "$OUT"/{upstream,nginx,usher,runs}
+
+log "building usher (cargo build --release; log: bench/out/cargo-build.log)"
+(cd "$ROOT" && cargo build --release) >"$OUT/cargo-build.log" 2>&1 \
+    || { tail -20 "$OUT/cargo-build.log" >&2; die "cargo build failed"; }
+[[ -x $USHER_BIN ]] || die "$USHER_BIN not found after build"
+
+# ---------------------------------------------------------------------------- certificate
+# One ECDSA P-256 self-signed cert for both proxies. `req -newkey ec` writes a PKCS#8 key,
+# which both rustls and OpenSSL read.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -days 2 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$OUT/openssl.log" 2>&1 \
+    || { cat "$OUT/openssl.log" >&2; die "certificate generation failed"; }
+
+# ---------------------------------------------------------------------------- configs
+# nginx keeps everything (pid, logs, temp dirs) under its own directory: nothing in /etc
+# or /var is touched. keepalive_requests is raised everywhere because nginx's default
+# (1000) would close client and upstream connections every 1000 requests — a reconnect +
+# TLS handshake cost usher never pays (it has no per-connection request cap).
+nginx_common() {  # $1 = directory
+    cat <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+EOF
+}
+nginx_temp_paths() {  # $1 = directory
+    local t
+    for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $1/tmp_$t;"; done
+}
+
+# Upstream: tiny fixed body, keep-alive, no logging.
+{
+    nginx_common "$OUT/upstream"
+    cat <<EOF
+http {
+    access_log off;
+$(nginx_temp_paths "$OUT/upstream")
+    keepalive_timeout 75s;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$UPSTREAM_PORT;
+        location / {
+            default_type text/plain;
+            return 200 "hello from upstream\n";
+        }
+    }
+}
+EOF
+} >"$OUT/upstream/nginx.conf"
+
+if [[ $NGINX_HEADER_PARITY == 1 ]]; then
+    # What usher adds per request (src/proxy/headers.rs): X-Forwarded-For/-Proto/-Host,
+    # Forwarded, Via and X-Request-Id upstream; Via and X-Request-Id on the response.
+    # shellcheck disable=SC2016  # nginx variables, not shell ones
+    NGINX_PARITY_HEADERS='
+            proxy_set_header X-Forwarded-For   $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host  $host;
+            proxy_set_header Forwarded         "for=$remote_addr;proto=$scheme;host=$host";
+            proxy_set_header Via               "$server_protocol nginx";
+            proxy_set_header X-Request-Id      $request_id;
+            add_header       Via               "$server_protocol nginx";
+            add_header       X-Request-Id      $request_id;'
+else
+    NGINX_PARITY_HEADERS=''
+fi
+
+# nginx as the proxy under test: one worker, TLS 1.3 only, h2 + http/1.1 by ALPN,
+# pooled keep-alive to the upstream.
+{
+    nginx_common "$OUT/nginx"
+    cat <<EOF
+http {
+    access_log off;
+$(nginx_temp_paths "$OUT/nginx")
+    keepalive_timeout 75s;
+    keepalive_requests 10000000;
+    upstream backend {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 64;
+        keepalive_requests 10000000;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT ssl http2;
+        ssl_certificate     $OUT/cert.pem;
+        ssl_certificate_key $OUT/key.pem;
+        ssl_protocols       TLSv1.3;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;$NGINX_PARITY_HEADERS
+        }
+    }
+}
+EOF
+} >"$OUT/nginx/nginx.conf"
+
+# usher: one worker thread, warn-level logs (no per-request access lines), TLS 1.3 only.
+cat >"$OUT/usher/usher.toml" <<EOF
+[listen]
+public = "127.0.0.1:$USHER_PORT"
+admin = "127.0.0.1:$ADMIN_PORT"
+
+[tls]
+cert = "$OUT/cert.pem"
+key = "$OUT/key.pem"
+min_version = "1.3"
+
+[upstream]
+servers = ["127.0.0.1:$UPSTREAM_PORT"]
+host_header = "preserve"
+
+[runtime]
+workers = 1
+
+[log]
+level = "warn"
+EOF
+
+# ---------------------------------------------------------------------------- start servers
+wait_for() {  # $1 = description, rest = command that succeeds once ready
+    local what=$1; shift
+    for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    die "$what did not become ready (logs in $OUT)"
+}
+
+start_nginx() {  # $1 = dir, $2 = core; sets NGINX_MASTER / NGINX_WORKER
+    local dir=$1 core=$2
+    nginx -t -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/config-test.log" 2>&1 \
+        || { cat "$dir/config-test.log" >&2; die "nginx config $dir/nginx.conf is invalid"; }
+    taskset -c "$core" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
+        >"$dir/stdout.log" 2>&1 &
+    NGINX_MASTER=$!
+    MAIN_PIDS+=("$NGINX_MASTER")
+    NGINX_WORKER=""
+    for _ in $(seq 100); do
+        NGINX_WORKER=$(ps -o pid= --ppid "$NGINX_MASTER" 2>/dev/null | head -1 | tr -d ' ' || true)
+        [[ -n $NGINX_WORKER ]] && break
+        alive "$NGINX_MASTER" || die "nginx ($dir) exited: $(cat "$dir/error.log" 2>/dev/null)"
+        sleep 0.1
+    done
+    [[ -n $NGINX_WORKER ]] || die "nginx ($dir) started no worker"
+    EXTRA_PIDS+=("$NGINX_WORKER")
+}
+
+log "starting upstream nginx on 127.0.0.1:$UPSTREAM_PORT (core $LOAD_CORE)"
+start_nginx "$OUT/upstream" "$LOAD_CORE"
+UPSTREAM_WORKER=$NGINX_WORKER
+wait_for "upstream" curl -sf "http://127.0.0.1:$UPSTREAM_PORT/"
+
+log "starting nginx proxy on 127.0.0.1:$NGINX_PORT (core $PROXY_CORE)"
+start_nginx "$OUT/nginx" "$PROXY_CORE"
+NGINX_PID=$NGINX_WORKER   # CPU is measured on the worker; the master only supervises
+wait_for "nginx proxy" curl -sf --cacert "$OUT/cert.pem" "https://127.0.0.1:$NGINX_PORT/"
+
+log "starting usher on 127.0.0.1:$USHER_PORT (core $PROXY_CORE)"
+taskset -c "$PROXY_CORE" "$USHER_BIN" proxy -c "$OUT/usher/usher.toml" >"$OUT/usher/usher.log" 2>&1 &
+USHER_PID=$!
+MAIN_PIDS+=("$USHER_PID")
+usher_ready() { alive "$USHER_PID" || die "usher exited: $(cat "$OUT/usher/usher.log")"
+                [[ $(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz") == ready ]]; }
+for _ in $(seq 100); do usher_ready && break; sleep 0.1; done
+usher_ready || die "usher did not report ready"
+
+# ---------------------------------------------------------------------------- sanity checks
+# Both proxies must return the upstream body over h1 and h2, with TLS 1.3, and the
+# certificate must verify — otherwise we would be benchmarking error pages.
+port_of() { [[ $1 == usher ]] && echo "$USHER_PORT" || echo "$NGINX_PORT"; }
+pid_of()  { [[ $1 == usher ]] && echo "$USHER_PID"  || echo "$NGINX_PID"; }
+
+TLS_INFO=()
+for proxy in usher nginx; do
+    port=$(port_of $proxy)
+    for v in 1.1 2; do
+        got=$(curl -sS --cacert "$OUT/cert.pem" --http"$v" -w '|%{http_code}|%{http_version}' \
+              "https://127.0.0.1:$port/")
+        [[ $got == $'hello from upstream\n|200|'"$v" ]] \
+            || die "$proxy over HTTP/$v returned unexpected: $(printf %q "$got")"
+    done
+    s=$(openssl s_client -connect "127.0.0.1:$port" -alpn h2 -brief </dev/null 2>&1 || true)
+    proto=$(awk -F': ' '/^Protocol version/{print $2}' <<<"$s")
+    cipher=$(awk -F': ' '/^Ciphersuite/{print $2}' <<<"$s")
+    kx=$(awk -F': ' '/^(Server Temp Key|Negotiated TLS1.3 group)/{print $2; exit}' <<<"$s")
+    [[ $proto == TLSv1.3 ]] || die "$proxy negotiated '$proto', expected TLSv1.3"
+    TLS_INFO+=("$proxy: $proto, $cipher${kx:+, $kx}")
+done
+log "sanity checks passed: ${TLS_INFO[*]}"
+
+# ---------------------------------------------------------------------------- measurement helpers
+proc_ticks() {  # utime+stime of pid $1 (all threads), in clock ticks
+    # Strip "pid (comm) " first: fields then start at state, so utime=$12, stime=$13.
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+core_ticks() {  # "busy total" jiffies of CPU core $1 from /proc/stat
+    awk -v c="cpu$1" '$1==c {b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6}' /proc/stat
+}
+to_ms() {  # wrk latency "512.00us" / "1.23ms" / "1.01s" -> milliseconds
+    awk -v v="$1" 'BEGIN { n = v; sub(/[a-z]+$/, "", n); u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+        printf "%.4f", n }'
+}
+secs() {  # bash `times` value "1m2.345s" -> seconds
+    awk -v v="$1" 'BEGIN { split(v, a, "m"); sub(/s$/, "", a[2]); printf "%.3f", a[1] * 60 + a[2] }'
+}
+median() {  # numbers on stdin -> median
+    sort -g | awk '{a[NR] = $1} END { if (NR == 0) { print "nan"; exit }
+        if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# loadgen <log> <cmd...>: run the load generator on LOAD_CORE; its own CPU time (user+sys,
+# from the subshell's `times`) goes to <log>.times. Runs in the background and is waited for
+# so that Ctrl-C / SIGTERM reach the cleanup trap immediately.
+loadgen() {
+    local logf=$1; shift
+    ( rc=0; taskset -c "$LOAD_CORE" "$@" >"$logf" 2>&1 || rc=$?; times >"$logf.times"; exit "$rc" ) &
+    LOADGEN_PID=$!
+    local rc=0
+    wait "$LOADGEN_PID" || rc=$?
+    LOADGEN_PID=""
+    [[ $rc -eq 0 ]] || { cat "$logf" >&2; die "load generator failed (status $rc): $*"; }
+}
+
+# The load-generator command lines, built into the array CMD (no word-splitting surprises).
+h1_cmd() {  # $1 = port, $2 = seconds
+    CMD=(wrk -t1 -c"$H1_CONNS" -d"$2"s --latency "https://127.0.0.1:$1/")
+}
+h2_cmd() {  # $1 = port, $2 = seconds, $3 = per-request log file
+    CMD=(h2load -t1 -c"$H2_CLIENTS" -m"$H2_STREAMS" -D "$2" --log-file="$3" "https://127.0.0.1:$1/")
+}
+
+RAW=$OUT/raw.tsv
+printf 'protocol\tproxy\tround\trps\tp50_ms\tp99_ms\tcpu_us_per_req\trequests\terrors\tproxy_cpu_pct\tloadgen_cpu_pct\tupstream_cpu_pct\tcore0_busy_pct\tcore1_busy_pct\n' >"$RAW"
+
+# measure <h1|h2> <proxy> <round>: one measured run; appends a row to raw.tsv.
+measure() {
+    local proto=$1 proxy=$2 round=$3
+    local port pid base
+    port=$(port_of "$proxy"); pid=$(pid_of "$proxy")
+    base=$OUT/runs/$proto-$proxy-r$round
+    alive "$pid" || die "$proxy (pid $pid) is not running"
+
+    local p0 u0 c0 c1 p1 u1 c0b c1b t_start t_end
+    p0=$(proc_ticks "$pid"); u0=$(proc_ticks "$UPSTREAM_WORKER")
+    c0=$(core_ticks "$PROXY_CORE"); c1=$(core_ticks "$LOAD_CORE")
+    t_start=$(date +%s.%N)
+    if [[ $proto == h1 ]]; then h1_cmd "$port" "$DURATION"; else h2_cmd "$port" "$DURATION" "$base.reqlog"; fi
+    loadgen "$base.log" "${CMD[@]}"
+    t_end=$(date +%s.%N)
+    p1=$(proc_ticks "$pid"); u1=$(proc_ticks "$UPSTREAM_WORKER")
+    c0b=$(core_ticks "$PROXY_CORE"); c1b=$(core_ticks "$LOAD_CORE")
+
+    local rps p50 p99 reqs errors
+    if [[ $proto == h1 ]]; then
+        rps=$(awk '/^Requests\/sec:/ {print $2}' "$base.log")
+        reqs=$(awk '/ requests in / {print $1}' "$base.log")
+        p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$base.log")")
+        p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$base.log")")
+        # Non-2xx/3xx responses + socket errors (connect, read, write, timeout).
+        errors=$(awk '/Non-2xx or 3xx responses:/ {e += $NF}
+                      /Socket errors:/ {gsub(/,/, ""); e += $4 + $6 + $8 + $10}
+                      END {print e + 0}' "$base.log")
+    else
+        grep -q '^Application protocol: h2' "$base.log" || die "h2load did not negotiate h2 ($base.log)"
+        rps=$(awk '/^finished in/ {print $4}' "$base.log")
+        reqs=$(awk '/^requests:/ {for (i = 2; i <= NF; i++) if ($i == "succeeded,") print $(i - 1)}' "$base.log")
+        errors=$(awk '/^requests:/ {for (i = 2; i <= NF; i++) if ($i ~ /^(failed|errored|timeout)/) e += $(i - 1)}
+                      /^status codes:/ {for (i = 2; i <= NF; i++) if ($i ~ /^[345]xx/) e += $(i - 1)}
+                      END {print e + 0}' "$base.log")
+        # Percentiles from the per-request log (col 2 = status, col 3 = µs to response end),
+        # nearest-rank, successful requests only.
+        read -r p50 p99 < <(awk -F'\t' '$2 >= 200 && $2 < 300 {print $3}' "$base.reqlog" | sort -n |
+            awk '{a[NR] = $1} END { if (NR == 0) { print "nan nan"; exit }
+                 i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+                 printf "%.4f %.4f\n", a[i50] / 1000, a[i99] / 1000 }')
+        gzip -f "$base.reqlog"   # keep it, but small
+    fi
+    [[ -n $rps && -n $reqs && $reqs -gt 0 ]] || { cat "$base.log" >&2; die "could not parse $base.log"; }
+
+    local wall lg_user lg_sys
+    wall=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN {print b - a}')
+    read -r lg_user lg_sys < <(sed -n 2p "$base.log.times")
+    awk -v OFS='\t' -v proto="$proto" -v proxy="$proxy" -v round="$round" \
+        -v rps="$rps" -v p50="$p50" -v p99="$p99" -v reqs="$reqs" -v errors="$errors" \
+        -v p0="$p0" -v p1="$p1" -v u0="$u0" -v u1="$u1" -v hz="$CLK_TCK" -v wall="$wall" \
+        -v lg="$(awk -v a="$(secs "$lg_user")" -v b="$(secs "$lg_sys")" 'BEGIN {print a + b}')" \
+        -v c0="$c0" -v c0b="$c0b" -v c1="$c1" -v c1b="$c1b" '
+        BEGIN {
+            split(c0, a0, " "); split(c0b, b0, " "); split(c1, a1, " "); split(c1b, b1, " ")
+            cpu = (p1 - p0) / hz
+            print proto, proxy, round, rps, p50, p99,
+                  sprintf("%.2f", cpu * 1e6 / reqs), reqs, errors,
+                  sprintf("%.1f", 100 * cpu / wall),
+                  sprintf("%.1f", 100 * lg / wall),
+                  sprintf("%.1f", 100 * (u1 - u0) / hz / wall),
+                  sprintf("%.1f", 100 * (b0[1] - a0[1]) / (b0[2] - a0[2])),
+                  sprintf("%.1f", 100 * (b1[1] - a1[1]) / (b1[2] - a1[2]))
+        }' >>"$RAW"
+    tail -1 "$RAW" | awk -F'\t' '{printf "  %-2s %-5s round %s: %9.0f req/s  p50 %.3f ms  p99 %.3f ms  %6.2f us/req  errors %s  (proxy cpu %s%%, loadgen cpu %s%%, core1 busy %s%%)\n",
+        $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $14}' >&2
+    if [[ $errors -ne 0 ]]; then log "WARNING: $errors errors in $base.log"; fi
+}
+
+warmup() {  # <h1|h2> <proxy>: short unmeasured run
+    local proto=$1 proxy=$2 port
+    port=$(port_of "$proxy")
+    log "warm-up $proto $proxy (${WARMUP}s)"
+    if [[ $proto == h1 ]]; then h1_cmd "$port" "$WARMUP"; else h2_cmd "$port" "$WARMUP" /dev/null; fi
+    loadgen "$OUT/runs/$proto-$proxy-warmup.log" "${CMD[@]}"
+}
+
+# ---------------------------------------------------------------------------- run
+log "measuring: ${ROUNDS} rounds x ${DURATION}s per proxy and protocol, alternating usher/nginx"
+for proto in h1 h2; do
+    warmup "$proto" usher
+    warmup "$proto" nginx
+    for round in $(seq 1 "$ROUNDS"); do
+        # Alternate who goes first so slow drift (thermal, neighbours) hits both equally.
+        if ((round % 2)); then order="usher nginx"; else order="nginx usher"; fi
+        for proxy in $order; do
+            sleep 1   # let the previous run's connections close
+            measure "$proto" "$proxy" "$round"
+        done
+    done
+done
+
+# ---------------------------------------------------------------------------- report
+col() {  # <proto> <proxy> <column name> -> median over rounds
+    awk -F'\t' -v p="$1" -v x="$2" -v c="$3" '
+        NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) k = i; next}
+        $1 == p && $2 == x {print $k}' "$RAW" | median
+}
+label() { [[ $1 == h1 ]] && echo "HTTP/1.1" || echo "HTTP/2"; }
+
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit (+ uncommitted changes)"
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+results=$OUT/proxy-results.md
+{
+    echo "# usher vs nginx — HTTPS reverse proxy benchmark"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "- machine: $(nproc) cores, ${cpu_model:-unknown CPU}, kernel $(uname -r)"
+    echo "- usher: commit $commit, $("$USHER_BIN" --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
+    echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(openssl version)"
+    echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'); h2load: $(h2load --version 2>&1 | head -1)"
+    echo "- TLS: ${TLS_INFO[*]}"
+    echo "- layout: proxy on core $PROXY_CORE (1 worker); upstream nginx + load generator on core $LOAD_CORE"
+    echo "- load: HTTP/1.1 \`wrk -t1 -c$H1_CONNS --latency\`; HTTP/2 \`h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS\`; keep-alive"
+    echo "- ${ROUNDS} rounds x ${DURATION}s per proxy and protocol (after ${WARMUP}s warm-up), alternating; **medians** shown"
+    echo "- nginx header parity (adds usher's X-Forwarded-*/Forwarded/Via/X-Request-Id): $([[ $NGINX_HEADER_PARITY == 1 ]] && echo on || echo off)"
+    echo
+    echo "Latency: HTTP/1.1 from wrk's --latency distribution; HTTP/2 from h2load's per-request log"
+    echo "(--log-file, nearest-rank). CPU µs/req = proxy process utime+stime over the run / requests completed."
+    echo
+    echo "| protocol | proxy | req/s | p50 ms | p99 ms | CPU µs/req |"
+    echo "|---|---|---:|---:|---:|---:|"
+    for proto in h1 h2; do
+        for proxy in usher nginx; do
+            printf '| %s | %s | %.0f | %.3f | %.3f | %.1f |\n' "$(label $proto)" "$proxy" \
+                "$(col $proto $proxy rps)" "$(col $proto $proxy p50_ms)" \
+                "$(col $proto $proxy p99_ms)" "$(col $proto $proxy cpu_us_per_req)"
+        done
+    done
+    echo
+    for proto in h1 h2; do
+        awk -v l="$(label $proto)" \
+            -v ur="$(col $proto usher rps)" -v nr="$(col $proto nginx rps)" \
+            -v u99="$(col $proto usher p99_ms)" -v n99="$(col $proto nginx p99_ms)" \
+            -v uc="$(col $proto usher cpu_us_per_req)" -v nc="$(col $proto nginx cpu_us_per_req)" \
+            'BEGIN {printf "- %s usher/nginx: rps ratio **%.2f**, p99 ratio **%.2f**, CPU/req ratio %.2f\n",
+                    l, ur / nr, u99 / n99, uc / nc}'
+    done
+    echo
+    echo "Where the time went (medians; 100% = one core busy for the whole run):"
+    echo
+    echo "| protocol | proxy | errors | proxy CPU % | load gen CPU % | upstream CPU % | core $PROXY_CORE busy % | core $LOAD_CORE busy % |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    for proto in h1 h2; do
+        for proxy in usher nginx; do
+            printf '| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n' "$(label $proto)" "$proxy" \
+                "$(awk -F'\t' -v p=$proto -v x=$proxy '$1 == p && $2 == x {e += $9} END {print e + 0}' "$RAW")" \
+                "$(col $proto $proxy proxy_cpu_pct)" "$(col $proto $proxy loadgen_cpu_pct)" \
+                "$(col $proto $proxy upstream_cpu_pct)" "$(col $proto $proxy core0_busy_pct)" \
+                "$(col $proto $proxy core1_busy_pct)"
+        done
+    done
+    echo
+    # A run is proxy-bound when the proxy's core is full; if instead the load core is full
+    # while the proxy still has headroom, the number is a floor for the proxy's capacity.
+    for proto in h1 h2; do
+        for proxy in usher nginx; do
+            awk -v l="$(label $proto)" -v x="$proxy" -v pc="$(col $proto $proxy proxy_cpu_pct)" \
+                -v c1="$(col $proto $proxy core1_busy_pct)" 'BEGIN {
+                if (pc >= 90) v = "proxy-bound (its core is saturated): req/s is the proxy'\''s capacity"
+                else if (c1 >= 90) v = sprintf("LOAD-BOUND: core %s is saturated while the proxy uses %.0f%%; req/s is a lower bound", '"$LOAD_CORE"', pc)
+                else v = "neither core saturated (latency/concurrency bound)"
+                printf "- %s %s: %s\n", l, x, v }'
+        done
+    done
+    echo
+    echo "Per-round rows: bench/out/raw.tsv; tool output: bench/out/runs/."
+} >"$results"
+
+echo
+cat "$results"
+log "results written to bench/out/proxy-results.md"
