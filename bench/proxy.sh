@@ -3,6 +3,7 @@
 #
 #   bash bench/proxy.sh                 # DURATION=10 ROUNDS=3 WARMUP=3
 #   DURATION=30 ROUNDS=5 bash bench/proxy.sh
+#   SKIP_BUILD=1 bash bench/proxy.sh   # reuse target/release/usher
 #
 # Layout on a 2-core machine (see bench/README.md):
 #   core 0: the proxy under test (usher OR nginx, one worker)
@@ -22,6 +23,7 @@ H2_STREAMS=${H2_STREAMS:-8}   # h2load -m
 # 1 = nginx also adds the headers usher adds (X-Forwarded-*, Forwarded, Via, X-Request-Id),
 # so both proxies do the same header work. 0 = the bare proxy_pass config.
 NGINX_HEADER_PARITY=${NGINX_HEADER_PARITY:-1}
+SKIP_BUILD=${SKIP_BUILD:-0}   # 1 = use the existing target/release/usher as is
 
 USHER_PORT=18443      # usher TLS listener
 NGINX_PORT=18444      # nginx TLS listener
@@ -100,9 +102,13 @@ done
 rm -rf "$OUT"
 mkdir -p "$OUT"/{upstream,nginx,usher,runs}
 
-log "building usher (cargo build --release; log: bench/out/cargo-build.log)"
-(cd "$ROOT" && cargo build --release) >"$OUT/cargo-build.log" 2>&1 \
-    || { tail -20 "$OUT/cargo-build.log" >&2; die "cargo build failed"; }
+if [[ $SKIP_BUILD == 1 ]]; then
+    log "SKIP_BUILD=1: using the existing $USHER_BIN"
+else
+    log "building usher (cargo build --release; log: bench/out/cargo-build.log)"
+    (cd "$ROOT" && cargo build --release) >"$OUT/cargo-build.log" 2>&1 \
+        || { tail -20 "$OUT/cargo-build.log" >&2; die "cargo build failed"; }
+fi
 [[ -x $USHER_BIN ]] || die "$USHER_BIN not found after build"
 
 # ---------------------------------------------------------------------------- certificate
@@ -283,12 +289,12 @@ for proxy in usher nginx; do
         [[ $got == $'hello from upstream\n|200|'"$v" ]] \
             || die "$proxy over HTTP/$v returned unexpected: $(printf %q "$got")"
     done
-    s=$(openssl s_client -connect "127.0.0.1:$port" -alpn h2 -brief </dev/null 2>&1 || true)
+    s=$(openssl s_client -connect "127.0.0.1:$port" -alpn h2 -brief </dev/null 2>&1 | tr -d '\0' || true)
     proto=$(awk -F': ' '/^Protocol version/{print $2}' <<<"$s")
     cipher=$(awk -F': ' '/^Ciphersuite/{print $2}' <<<"$s")
     kx=$(awk -F': ' '/^(Server Temp Key|Negotiated TLS1.3 group)/{print $2; exit}' <<<"$s")
     [[ $proto == TLSv1.3 ]] || die "$proxy negotiated '$proto', expected TLSv1.3"
-    TLS_INFO+=("$proxy: $proto, $cipher${kx:+, $kx}")
+    TLS_INFO+=("$proxy: $proto, $cipher${kx:+, $kx};")
 done
 log "sanity checks passed: ${TLS_INFO[*]}"
 
@@ -297,8 +303,10 @@ proc_ticks() {  # utime+stime of pid $1 (all threads), in clock ticks
     # Strip "pid (comm) " first: fields then start at state, so utime=$12, stime=$13.
     sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
-core_ticks() {  # "busy total" jiffies of CPU core $1 from /proc/stat
-    awk -v c="cpu$1" '$1==c {b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6}' /proc/stat
+core_ticks() {  # "busy total irq+softirq steal" jiffies of CPU core $1 from /proc/stat
+    # Fields: user nice system idle iowait irq softirq steal. Steal (time the hypervisor
+    # gave our vCPU to someone else) counts as busy: the core was not available to us.
+    awk -v c="cpu$1" '$1 == c {b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6, $7 + $8, $9}' /proc/stat
 }
 to_ms() {  # wrk latency "512.00us" / "1.23ms" / "1.01s" -> milliseconds
     awk -v v="$1" 'BEGIN { n = v; sub(/[a-z]+$/, "", n); u = v; sub(/^[0-9.]+/, "", u)
@@ -335,7 +343,13 @@ h2_cmd() {  # $1 = port, $2 = seconds, $3 = per-request log file
 }
 
 RAW=$OUT/raw.tsv
-printf 'protocol\tproxy\tround\trps\tp50_ms\tp99_ms\tcpu_us_per_req\trequests\terrors\tproxy_cpu_pct\tloadgen_cpu_pct\tupstream_cpu_pct\tcore0_busy_pct\tcore1_busy_pct\n' >"$RAW"
+# Per-round rows. CPU percentages are of one core over the run's wall time. "other" is busy
+# time on both cores not charged to proxy + load generator + upstream: other processes,
+# steal, and kernel softirq work done outside our processes (irq/softirq that runs while one
+# of them is on the CPU is charged to it). It should stay small on a quiet machine.
+printf '%s\t' protocol proxy round rps p50_ms p99_ms cpu_us_per_req requests errors \
+    proxy_cpu_pct loadgen_cpu_pct upstream_cpu_pct irq_pct other_pct steal_pct \
+    proxy_core_busy_pct load_core_busy_pct | sed 's/\t$/\n/' >"$RAW"
 
 # measure <h1|h2> <proxy> <round>: one measured run; appends a row to raw.tsv.
 measure() {
@@ -392,18 +406,31 @@ measure() {
         -v c0="$c0" -v c0b="$c0b" -v c1="$c1" -v c1b="$c1b" '
         BEGIN {
             split(c0, a0, " "); split(c0b, b0, " "); split(c1, a1, " "); split(c1b, b1, " ")
-            cpu = (p1 - p0) / hz
+            cpu = (p1 - p0) / hz; up = (u1 - u0) / hz
+            busy = (b0[1] - a0[1] + b1[1] - a1[1]) / hz
+            irq = (b0[3] - a0[3] + b1[3] - a1[3]) / hz
+            steal = (b0[4] - a0[4] + b1[4] - a1[4]) / hz
+            other = busy - cpu - lg - up
+            if (other < 0) other = 0   # tick-granularity rounding
             print proto, proxy, round, rps, p50, p99,
                   sprintf("%.2f", cpu * 1e6 / reqs), reqs, errors,
                   sprintf("%.1f", 100 * cpu / wall),
                   sprintf("%.1f", 100 * lg / wall),
-                  sprintf("%.1f", 100 * (u1 - u0) / hz / wall),
+                  sprintf("%.1f", 100 * up / wall),
+                  sprintf("%.1f", 100 * irq / wall),
+                  sprintf("%.1f", 100 * other / wall),
+                  sprintf("%.1f", 100 * steal / wall),
                   sprintf("%.1f", 100 * (b0[1] - a0[1]) / (b0[2] - a0[2])),
                   sprintf("%.1f", 100 * (b1[1] - a1[1]) / (b1[2] - a1[2]))
         }' >>"$RAW"
-    tail -1 "$RAW" | awk -F'\t' '{printf "  %-2s %-5s round %s: %9.0f req/s  p50 %.3f ms  p99 %.3f ms  %6.2f us/req  errors %s  (proxy cpu %s%%, loadgen cpu %s%%, core1 busy %s%%)\n",
-        $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $14}' >&2
+    tail -1 "$RAW" | awk -F'\t' '{printf "  %-2s %-5s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us/req  err %s | cpu%%: proxy %s loadgen %s upstream %s other %s | core busy%%: proxy %s load %s\n",
+        $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $14, $16, $17}' >&2
     if [[ $errors -ne 0 ]]; then log "WARNING: $errors errors in $base.log"; fi
+    local other
+    other=$(tail -1 "$RAW" | cut -f14)
+    if awk -v o="$other" 'BEGIN {exit !(o > 10)}'; then
+        log "WARNING: ${other}% of a core went to something else during this run: the machine is not quiet"
+    fi
 }
 
 warmup() {  # <h1|h2> <proxy>: short unmeasured run
@@ -415,6 +442,20 @@ warmup() {  # <h1|h2> <proxy>: short unmeasured run
 }
 
 # ---------------------------------------------------------------------------- run
+# Other work on the machine (a build, a test suite) would steal CPU from a pinned process
+# and skew the comparison. Look for it before starting; each run also reports "other %".
+quiet_check() {
+    local a b
+    a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+    sleep 2
+    b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+    awk -v d="$((b - a))" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f", 100 * d / hz / 2}'
+}
+idle_busy=$(quiet_check)
+log "machine background load before measuring: ${idle_busy}% of one core"
+if ((idle_busy > 10)); then
+    log "WARNING: the machine is not quiet (${idle_busy}% of a core busy with the servers idle); results will be noisy"
+fi
 log "measuring: ${ROUNDS} rounds x ${DURATION}s per proxy and protocol, alternating usher/nginx"
 for proto in h1 h2; do
     warmup "$proto" usher
@@ -477,29 +518,33 @@ results=$OUT/proxy-results.md
                     l, ur / nr, u99 / n99, uc / nc}'
     done
     echo
-    echo "Where the time went (medians; 100% = one core busy for the whole run):"
+    echo "Where the time went (medians; % of one core over the run):"
     echo
-    echo "| protocol | proxy | errors | proxy CPU % | load gen CPU % | upstream CPU % | core $PROXY_CORE busy % | core $LOAD_CORE busy % |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    echo "| protocol | proxy | errors | proxy CPU % | load gen CPU % | upstream CPU % | other % | proxy core busy % | load core busy % |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     for proto in h1 h2; do
         for proxy in usher nginx; do
-            printf '| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n' "$(label $proto)" "$proxy" \
+            printf '| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n' "$(label $proto)" "$proxy" \
                 "$(awk -F'\t' -v p=$proto -v x=$proxy '$1 == p && $2 == x {e += $9} END {print e + 0}' "$RAW")" \
                 "$(col $proto $proxy proxy_cpu_pct)" "$(col $proto $proxy loadgen_cpu_pct)" \
-                "$(col $proto $proxy upstream_cpu_pct)" "$(col $proto $proxy core0_busy_pct)" \
-                "$(col $proto $proxy core1_busy_pct)"
+                "$(col $proto $proxy upstream_cpu_pct)" \
+                "$(col $proto $proxy other_pct)" "$(col $proto $proxy proxy_core_busy_pct)" \
+                "$(col $proto $proxy load_core_busy_pct)"
         done
     done
     echo
-    # A run is proxy-bound when the proxy's core is full; if instead the load core is full
-    # while the proxy still has headroom, the number is a floor for the proxy's capacity.
+    # Which side limited the run? A core counts as saturated at >= 90% busy. When the load
+    # core (load generator + upstream) is saturated, the faster proxy is held back and the
+    # req/s ratio is squeezed toward 1; CPU µs/req stays a fair comparison either way.
     for proto in h1 h2; do
         for proxy in usher nginx; do
-            awk -v l="$(label $proto)" -v x="$proxy" -v pc="$(col $proto $proxy proxy_cpu_pct)" \
-                -v c1="$(col $proto $proxy core1_busy_pct)" 'BEGIN {
-                if (pc >= 90) v = "proxy-bound (its core is saturated): req/s is the proxy'\''s capacity"
-                else if (c1 >= 90) v = sprintf("LOAD-BOUND: core %s is saturated while the proxy uses %.0f%%; req/s is a lower bound", '"$LOAD_CORE"', pc)
-                else v = "neither core saturated (latency/concurrency bound)"
+            awk -v l="$(label $proto)" -v x="$proxy" \
+                -v pc="$(col $proto $proxy proxy_core_busy_pct)" \
+                -v lc="$(col $proto $proxy load_core_busy_pct)" 'BEGIN {
+                if (pc >= 90 && lc >= 90) v = "both cores saturated (proxy core " pc "%, load core " lc "%): req/s is limited by both sides"
+                else if (pc >= 90) v = "proxy-bound (proxy core " pc "%, load core " lc "%): req/s is the proxy'\''s capacity"
+                else if (lc >= 90) v = "LOAD-BOUND (load core " lc "%, proxy core only " pc "%): req/s is a lower bound for this proxy"
+                else v = "neither core saturated (proxy core " pc "%, load core " lc "%): latency/concurrency bound"
                 printf "- %s %s: %s\n", l, x, v }'
         done
     done

@@ -518,3 +518,37 @@ async fn round_robin_across_upstreams() {
     assert_eq!((a.hits(), b.hits()), (5, 5));
     proxy.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_upstream_is_skipped_and_bodyless_requests_retried() {
+    let pki = Pki::new();
+    let live = upstream::spawn().await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let mut text = common::config(&pki, live.addr, &[]);
+    text = text.replace(
+        &format!("servers = [\"{}\"]", live.addr),
+        &format!(
+            "servers = [\"{dead}\", \"{}\"]\nfail_timeout = \"30s\"",
+            live.addr
+        ),
+    );
+    let settings = usher::config::Settings::from_toml(&text).unwrap();
+    let proxy = usher::server::start(&settings).await.unwrap();
+    let mut c = pki.h1(proxy.public_addr).await;
+    // Every GET succeeds: the first one that meets the dead server is retried on the live
+    // one, and the dead server is then skipped for fail_timeout.
+    for _ in 0..10 {
+        assert_eq!(get(&mut c, "/", &[]).await.0, 200);
+    }
+    assert_eq!(live.hits(), 10);
+    let m = proxy.metrics.render();
+    assert_eq!(
+        common::sample(&m, "usher_upstream_errors_total", &[("kind", "connect")]),
+        1.0,
+        "the dead server was tried once"
+    );
+    proxy.shutdown().await;
+}

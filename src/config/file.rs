@@ -86,6 +86,8 @@ pub struct UpstreamFile {
     pub connect_timeout: String,
     /// Time allowed from sending the request to receiving response headers.
     pub response_timeout: String,
+    /// After a failed connect, how long a server is skipped.
+    pub fail_timeout: String,
     /// How long an idle pooled upstream connection is kept.
     pub pool_idle_timeout: String,
     /// Idle pooled connections kept per upstream.
@@ -99,6 +101,7 @@ impl Default for UpstreamFile {
             host_header: "preserve".into(),
             connect_timeout: "3s".into(),
             response_timeout: "30s".into(),
+            fail_timeout: "10s".into(),
             pool_idle_timeout: "90s".into(),
             pool_max_idle_per_host: 256,
         }

@@ -130,6 +130,8 @@ pub struct UpstreamSettings {
     pub connect_timeout: Duration,
     /// Budget until response headers arrive.
     pub response_timeout: Duration,
+    /// How long a server that refused a connection is skipped.
+    pub fail_timeout: Duration,
     /// Idle pooled connection lifetime.
     pub pool_idle_timeout: Duration,
     /// Idle pooled connections per upstream.

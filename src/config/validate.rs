@@ -22,64 +22,40 @@ impl Problems {
         });
     }
 
-    fn addr(&mut self, field: &str, value: &str) -> Option<SocketAddr> {
-        match value.parse::<SocketAddr>() {
-            Ok(a) => Some(a),
-            Err(_) => {
-                self.push(
-                    field,
-                    format!("{value:?} is not a socket address (write IP:PORT with a port from 0 to 65535, e.g. \"0.0.0.0:8443\" or \"[::]:8443\")"),
-                );
-                None
-            }
-        }
+    /// A socket address; on error the problem is recorded and a placeholder returned
+    /// (any recorded problem fails validation, so placeholders never run).
+    fn addr(&mut self, field: &str, value: &str) -> SocketAddr {
+        value.parse().unwrap_or_else(|_| {
+            self.push(field, format!("{value:?} is not a socket address (write IP:PORT with a port from 0 to 65535, e.g. \"0.0.0.0:8443\" or \"[::]:8443\")"));
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        })
     }
 
-    fn duration(&mut self, field: &str, value: &str) -> Option<Duration> {
-        match humantime::parse_duration(value) {
-            Ok(d) if d.is_zero() => {
-                self.push(
-                    field,
-                    format!("{value:?} is zero; give a positive duration such as \"5s\""),
-                );
-                None
-            }
+    /// A positive duration of at most a day, written with a unit.
+    fn duration(&mut self, field: &str, value: &str) -> Duration {
+        let problem = match humantime::parse_duration(value) {
+            Ok(d) if d.is_zero() => format!("{value:?} is zero; give a positive duration such as \"5s\""),
             Ok(d) if d > Duration::from_secs(24 * 3600) => {
-                self.push(
-                    field,
-                    format!("{value:?} is longer than a day; give a duration such as \"30s\""),
-                );
-                None
+                format!("{value:?} is longer than a day; give a duration such as \"30s\"")
             }
-            Ok(d) => Some(d),
-            Err(_) => {
-                self.push(
-                    field,
-                    format!("{value:?} is not a duration (write a number with a unit: \"250ms\", \"10s\", \"5m\")"),
-                );
-                None
-            }
-        }
+            Ok(d) => return d,
+            Err(_) => format!("{value:?} is not a duration (write a number with a unit: \"250ms\", \"10s\", \"5m\")"),
+        };
+        self.push(field, problem);
+        Duration::from_secs(1)
     }
 
-    fn size(&mut self, field: &str, value: &str, min: u64) -> Option<u64> {
-        match value.parse::<bytesize::ByteSize>() {
-            Ok(b) if b.as_u64() < min => {
-                self.push(
-                    field,
-                    format!("{value:?} is below the minimum of {min} bytes"),
-                );
-                None
-            }
-            Ok(b) => Some(b.as_u64()),
-            Err(_) => {
-                self.push(
-                    field,
-                    format!("{value:?} is not a size (write a number with a unit: \"16KiB\", \"10MiB\")"),
-                );
-                None
-            }
-        }
+    /// A byte size of at least `min`, written with a unit.
+    fn size(&mut self, field: &str, value: &str, min: u64) -> u64 {
+        let problem = match value.parse::<bytesize::ByteSize>() {
+            Ok(b) if b.as_u64() < min => format!("{value:?} is below the minimum of {min} bytes"),
+            Ok(b) => return b.as_u64(),
+            Err(_) => format!(
+                "{value:?} is not a size (write a number with a unit: \"16KiB\", \"10MiB\")"
+            ),
+        };
+        self.push(field, problem);
+        min
     }
 }
 
@@ -94,17 +70,12 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         .listen
         .plain
         .as_deref()
-        .and_then(|v| p.addr("listen.plain", v).map(Some))
-        .flatten();
-    if let (Some(pub_a), Some(adm)) = (public, admin) {
-        if pub_a == adm && pub_a.port() != 0 {
-            p.push("listen.admin", format!("{adm} is also listen.public; give the admin listener its own port (default \"127.0.0.1:9090\")"));
-        }
+        .map(|v| p.addr("listen.plain", v));
+    if public == admin && public.port() != 0 {
+        p.push("listen.admin", format!("{admin} is also listen.public; give the admin listener its own port (default \"127.0.0.1:9090\")"));
     }
-    if let (Some(pub_a), Some(pl)) = (public, plain) {
-        if pub_a == pl && pl.port() != 0 {
-            p.push("listen.plain", format!("{pl} is also listen.public; the redirect listener needs its own port (usually 80)"));
-        }
+    if plain == Some(public) && public.port() != 0 {
+        p.push("listen.plain", format!("{public} is also listen.public; the redirect listener needs its own port (usually 80)"));
     }
     if file.listen.https_port == Some(0) {
         p.push("listen.https_port", "0 is not a port visitors can reach; give the public HTTPS port (usually 443) or remove the line");
@@ -112,14 +83,14 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
 
     // [tls]
     let min_version = match file.tls.min_version.as_str() {
-        "1.2" => Some(TlsVersion::V1_2),
-        "1.3" => Some(TlsVersion::V1_3),
+        "1.2" => TlsVersion::V1_2,
+        "1.3" => TlsVersion::V1_3,
         other => {
             p.push(
                 "tls.min_version",
                 format!("{other:?} is not supported; write \"1.2\" or \"1.3\""),
             );
-            None
+            TlsVersion::V1_2
         }
     };
     let tls = match (&file.tls.cert, &file.tls.key) {
@@ -129,87 +100,85 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
                     p.push(field, format!("{path:?} does not exist or is not a file; give the path of a PEM file, or remove tls.cert and tls.key for a self-signed certificate"));
                 }
             }
-            Some(TlsSettings::Files {
+            TlsSettings::Files {
                 cert: PathBuf::from(cert),
                 key: PathBuf::from(key),
-                min_version: min_version.unwrap_or(TlsVersion::V1_2),
-            })
+                min_version,
+            }
         }
-        (Some(_), None) => {
-            p.push(
-                "tls.key",
-                "missing while tls.cert is set; give the private key's PEM file too",
-            );
-            None
-        }
-        (None, Some(_)) => {
-            p.push(
-                "tls.cert",
-                "missing while tls.key is set; give the certificate chain's PEM file too",
-            );
-            None
-        }
-        (None, None) => {
+        (cert, key) => {
+            if cert.is_some() {
+                p.push(
+                    "tls.key",
+                    "missing while tls.cert is set; give the private key's PEM file too",
+                );
+            }
+            if key.is_some() {
+                p.push(
+                    "tls.cert",
+                    "missing while tls.key is set; give the certificate chain's PEM file too",
+                );
+            }
             if file.tls.self_signed_names.is_empty() {
                 p.push("tls.self_signed_names", "is empty; give at least one name (e.g. [\"localhost\"]) or set tls.cert and tls.key");
             }
-            Some(TlsSettings::SelfSigned {
+            TlsSettings::SelfSigned {
                 names: file.tls.self_signed_names.clone(),
-                min_version: min_version.unwrap_or(TlsVersion::V1_2),
-            })
+                min_version,
+            }
         }
     };
 
     // [upstream]
-    if file.upstream.servers.is_empty() {
+    let u = &file.upstream;
+    if u.servers.is_empty() {
         p.push(
             "upstream.servers",
             "is empty; list at least one upstream such as [\"127.0.0.1:8000\"]",
         );
     }
     let mut servers = Vec::new();
-    for (i, raw) in file.upstream.servers.iter().enumerate() {
-        let field = format!("upstream.servers[{i}]");
+    for (i, raw) in u.servers.iter().enumerate() {
         match parse_upstream(raw) {
             Ok(a) => servers.push(a),
-            Err(msg) => p.push(&field, msg),
+            Err(msg) => p.push(&format!("upstream.servers[{i}]"), msg),
         }
     }
-    let host = match file.upstream.host_header.as_str() {
-        "preserve" => Some(HostHeader::Preserve),
-        "rewrite" => Some(HostHeader::Rewrite),
+    let host = match u.host_header.as_str() {
+        "preserve" => HostHeader::Preserve,
+        "rewrite" => HostHeader::Rewrite,
         literal => match literal.parse::<http::uri::Authority>() {
             Ok(a) if !literal.is_empty() && a.as_str() == literal => {
-                http::HeaderValue::from_str(literal)
-                    .ok()
-                    .map(HostHeader::Fixed)
+                match http::HeaderValue::from_str(literal) {
+                    Ok(v) => HostHeader::Fixed(v),
+                    Err(_) => HostHeader::Preserve,
+                }
             }
             _ => {
                 p.push("upstream.host_header", format!("{literal:?} is neither \"preserve\", \"rewrite\" nor a host name like \"backend.internal\""));
-                None
+                HostHeader::Preserve
             }
         },
     };
-    let connect_timeout = p.duration("upstream.connect_timeout", &file.upstream.connect_timeout);
-    let response_timeout = p.duration("upstream.response_timeout", &file.upstream.response_timeout);
-    let pool_idle_timeout = p.duration(
-        "upstream.pool_idle_timeout",
-        &file.upstream.pool_idle_timeout,
-    );
+    let upstream = UpstreamSettings {
+        servers,
+        host,
+        connect_timeout: p.duration("upstream.connect_timeout", &u.connect_timeout),
+        response_timeout: p.duration("upstream.response_timeout", &u.response_timeout),
+        fail_timeout: p.duration("upstream.fail_timeout", &u.fail_timeout),
+        pool_idle_timeout: p.duration("upstream.pool_idle_timeout", &u.pool_idle_timeout),
+        pool_max_idle_per_host: u.pool_max_idle_per_host,
+    };
 
     // [limits]
     let l = &file.limits;
-    let tls_handshake_timeout =
-        p.duration("limits.tls_handshake_timeout", &l.tls_handshake_timeout);
-    let header_read_timeout = p.duration("limits.header_read_timeout", &l.header_read_timeout);
     let max_header_bytes = p.size("limits.max_header_bytes", &l.max_header_bytes, 1024);
-    if max_header_bytes.is_some_and(|b| b > 1024 * 1024) {
+    if max_header_bytes > 1024 * 1024 {
         p.push(
             "limits.max_header_bytes",
             "is over 1MiB; request heads that large are an attack, use e.g. \"16KiB\"",
         );
     }
-    let max_body_bytes = p.size("limits.max_body_bytes", &l.max_body_bytes, 0);
     if l.max_headers == 0 || l.max_headers > 1000 {
         p.push(
             "limits.max_headers",
@@ -231,7 +200,16 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
             "0 would stall every HTTP/2 client; give a positive number (default 128)",
         );
     }
-    let shutdown_grace = p.duration("limits.shutdown_grace", &l.shutdown_grace);
+    let limits = Limits {
+        tls_handshake_timeout: p.duration("limits.tls_handshake_timeout", &l.tls_handshake_timeout),
+        header_read_timeout: p.duration("limits.header_read_timeout", &l.header_read_timeout),
+        max_header_bytes: max_header_bytes as usize,
+        max_headers: l.max_headers,
+        max_body_bytes: p.size("limits.max_body_bytes", &l.max_body_bytes, 0),
+        max_connections: l.max_connections,
+        h2_max_concurrent_streams: l.h2_max_concurrent_streams,
+        shutdown_grace: p.duration("limits.shutdown_grace", &l.shutdown_grace),
+    };
 
     // [forwarding]
     let mut trusted_proxies = Vec::new();
@@ -263,14 +241,14 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
 
     // [log]
     let format = match file.log.format.as_str() {
-        "human" => Some(LogFormat::Human),
-        "json" => Some(LogFormat::Json),
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
         other => {
             p.push(
                 "log.format",
                 format!("{other:?} is not a log format; write \"human\" or \"json\""),
             );
-            None
+            LogFormat::Human
         }
     };
     if tracing_subscriber::EnvFilter::try_new(&file.log.level).is_err() {
@@ -283,72 +261,27 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         );
     }
 
-    // Every `Option` below is `Some` when no problem was pushed; checking the list first
-    // keeps the error path in one place.
-    match (
-        public,
-        admin,
-        tls,
-        host,
-        connect_timeout,
-        response_timeout,
-        pool_idle_timeout,
-        tls_handshake_timeout,
-        header_read_timeout,
-        max_header_bytes,
-        max_body_bytes,
-        shutdown_grace,
-        format,
-    ) {
-        (
-            Some(public),
-            Some(admin),
-            Some(tls),
-            Some(host),
-            Some(connect_timeout),
-            Some(response_timeout),
-            Some(pool_idle_timeout),
-            Some(tls_handshake_timeout),
-            Some(header_read_timeout),
-            Some(max_header_bytes),
-            Some(max_body_bytes),
-            Some(shutdown_grace),
-            Some(format),
-        ) if p.0.is_empty() => Ok(Settings {
-            listen: ListenSettings {
-                public,
-                plain,
-                https_port: file.listen.https_port,
-                admin,
-            },
-            tls,
-            upstream: UpstreamSettings {
-                servers,
-                host,
-                connect_timeout,
-                response_timeout,
-                pool_idle_timeout,
-                pool_max_idle_per_host: file.upstream.pool_max_idle_per_host,
-            },
-            limits: Limits {
-                tls_handshake_timeout,
-                header_read_timeout,
-                max_header_bytes: max_header_bytes as usize,
-                max_headers: l.max_headers,
-                max_body_bytes,
-                max_connections: l.max_connections,
-                h2_max_concurrent_streams: l.h2_max_concurrent_streams,
-                shutdown_grace,
-            },
-            forwarding: ForwardingSettings { trusted_proxies },
-            workers: file.runtime.workers,
-            log: LogSettings {
-                format,
-                level: file.log.level.clone(),
-            },
-        }),
-        _ => Err(ConfigError::Invalid(p.0)),
+    // The placeholder values used after a problem never escape: any problem fails here.
+    if !p.0.is_empty() {
+        return Err(ConfigError::Invalid(p.0));
     }
+    Ok(Settings {
+        listen: ListenSettings {
+            public,
+            plain,
+            https_port: file.listen.https_port,
+            admin,
+        },
+        tls,
+        upstream,
+        limits,
+        forwarding: ForwardingSettings { trusted_proxies },
+        workers: file.runtime.workers,
+        log: LogSettings {
+            format,
+            level: file.log.level.clone(),
+        },
+    })
 }
 
 /// Accepts `host:port` or `http://host:port` (no path); returns the authority.

@@ -21,6 +21,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Limited};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -119,8 +120,7 @@ impl Proxy {
         // Phase 2: upgrade. The client side must be claimed before the request is consumed.
         let upgrade = upgrade::Pending::take(&mut req);
 
-        // Phase 3: upstream request.
-        let server = self.upstreams.pick().clone();
+        // Phase 3: upstream request (the parts that do not depend on which server).
         let (mut parts, body) = req.into_parts();
         let client_host = client_host(&parts);
         let hop = headers::remove_hop_by_hop(&mut parts.headers);
@@ -143,34 +143,42 @@ impl Proxy {
                 .headers
                 .insert(header::TE, HeaderValue::from_static("trailers"));
         }
-        let host = match &self.host_header {
-            HostHeader::Preserve => client_host
-                .as_deref()
-                .and_then(|h| HeaderValue::from_str(h).ok()),
-            HostHeader::Rewrite => None,
-            HostHeader::Fixed(v) => Some(v.clone()),
-        };
-        let host = match host {
-            Some(h) => h,
-            None => HeaderValue::from_str(server.as_str())
-                .map_err(|_| ProxyError::BadRequest("unusable upstream host"))?,
-        };
-        parts.headers.insert(header::HOST, host);
         if let Some(up) = &upgrade {
             up.restore_request_headers(&mut parts.headers);
         }
-        parts.uri = Upstreams::uri(&server, parts.uri.path_and_query())?;
         // The pooled connection speaks HTTP/1.1 whatever the client spoke.
         parts.version = Version::HTTP_11;
+        let path = parts.uri.path_and_query().cloned();
+        // A request without a body can be sent again: keep its head for one retry, when
+        // there is another server to retry on.
+        let spare = (self.upstreams.len() > 1 && body.is_end_stream() && upgrade.is_none())
+            .then(|| head_copy(&parts));
         let body = Limited::new(body, self.limits.max_body_bytes as usize)
             .map_err(BoxError::from)
             .boxed_unsync();
 
-        // Phase 4: send.
-        let mut resp = self
+        // Phase 4: send. A refused connection means the request never left, so a bodyless
+        // one is retried once on another live server.
+        let server = self.upstreams.pick().clone();
+        self.target(&mut parts, &server, client_host.as_deref(), path.as_ref())?;
+        let mut result = self
             .upstreams
             .send(&server, Request::from_parts(parts, body), &self.metrics)
-            .await?;
+            .await;
+        if let (Err(ProxyError::UpstreamConnect { .. }), Some(mut parts)) = (&result, spare) {
+            if let Some(next) = self.upstreams.pick_other(&server).cloned() {
+                tracing::info!(failed = %server, retry = %next, "retrying on another upstream");
+                self.target(&mut parts, &next, client_host.as_deref(), path.as_ref())?;
+                let empty = http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+                result = self
+                    .upstreams
+                    .send(&next, Request::from_parts(parts, empty), &self.metrics)
+                    .await;
+            }
+        }
+        let mut resp = result?;
 
         // Phase 5: response.
         let upgraded = match upgrade {
@@ -190,6 +198,41 @@ impl Proxy {
         }
         Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
     }
+}
+
+impl Proxy {
+    /// Points a prepared request head at `server`: absolute URI and `Host`.
+    fn target(
+        &self,
+        parts: &mut http::request::Parts,
+        server: &http::uri::Authority,
+        client_host: Option<&str>,
+        path: Option<&http::uri::PathAndQuery>,
+    ) -> Result<(), ProxyError> {
+        let host = match &self.host_header {
+            HostHeader::Preserve => client_host.and_then(|h| HeaderValue::from_str(h).ok()),
+            HostHeader::Rewrite => None,
+            HostHeader::Fixed(v) => Some(v.clone()),
+        };
+        let host = match host {
+            Some(h) => h,
+            None => HeaderValue::from_str(server.as_str())
+                .map_err(|_| ProxyError::BadRequest("unusable upstream host"))?,
+        };
+        parts.headers.insert(header::HOST, host);
+        parts.uri = Upstreams::uri(server, path)?;
+        Ok(())
+    }
+}
+
+/// A copy of a request head (method, target, version, headers) for a retry.
+fn head_copy(parts: &http::request::Parts) -> http::request::Parts {
+    let mut req = Request::new(());
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers.clone();
+    req.into_parts().0
 }
 
 /// The host the client asked for: `Host` (HTTP/1.1) or the URI authority (HTTP/2).

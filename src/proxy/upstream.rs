@@ -1,7 +1,7 @@
 //! The upstream side: a pooled hyper-util client, round-robin choice, and the timeouts
 //! around one exchange.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -18,10 +18,19 @@ use crate::metrics::Metrics;
 
 /// The set of upstream servers and the client that talks to them.
 pub struct Upstreams {
-    servers: Vec<Authority>,
+    servers: Vec<Server>,
     next: AtomicUsize,
     client: Client<HttpConnector, UpstreamBody>,
     response_timeout: Duration,
+    fail_timeout: Duration,
+    epoch: Instant,
+}
+
+/// One upstream server and, after a failed connect, when it may be tried again.
+struct Server {
+    authority: Authority,
+    /// Milliseconds since `epoch`; the server is skipped until then.
+    down_until: AtomicU64,
 }
 
 impl Upstreams {
@@ -40,17 +49,67 @@ impl Upstreams {
             .set_host(false)
             .build(connector);
         Self {
-            servers: settings.servers.clone(),
+            servers: settings
+                .servers
+                .iter()
+                .map(|a| Server {
+                    authority: a.clone(),
+                    down_until: AtomicU64::new(0),
+                })
+                .collect(),
             next: AtomicUsize::new(0),
             client,
             response_timeout: settings.response_timeout,
+            fail_timeout: settings.fail_timeout,
+            epoch: Instant::now(),
         }
     }
 
-    /// The next upstream in round-robin order.
+    /// How many upstream servers are configured.
+    pub fn len(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// True when no server is configured (validation forbids it).
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The next upstream in round-robin order, skipping servers that failed to connect
+    /// within `fail_timeout`. When all are down, the plain round-robin choice is tried:
+    /// one of them may be back.
     pub fn pick(&self) -> &Authority {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.servers.len().max(1);
-        &self.servers[i]
+        let n = self.servers.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n.max(1);
+        self.first_up(start, None)
+            .unwrap_or(&self.servers[start].authority)
+    }
+
+    /// Another live upstream than `tried`, for a retry; `None` when there is none.
+    pub fn pick_other(&self, tried: &Authority) -> Option<&Authority> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % self.servers.len().max(1);
+        self.first_up(start, Some(tried))
+    }
+
+    fn first_up(&self, start: usize, except: Option<&Authority>) -> Option<&Authority> {
+        let n = self.servers.len();
+        let now = self.now_ms();
+        (0..n)
+            .map(|i| &self.servers[(start + i) % n])
+            .find(|s| s.down_until.load(Ordering::Relaxed) <= now && Some(&s.authority) != except)
+            .map(|s| &s.authority)
+    }
+
+    fn mark_down(&self, server: &Authority) {
+        let until = self.now_ms() + self.fail_timeout.as_millis() as u64;
+        if let Some(s) = self.servers.iter().find(|s| &s.authority == server) {
+            s.down_until.store(until, Ordering::Relaxed);
+        }
+        tracing::warn!(upstream = %server, fail_timeout = ?self.fail_timeout, "upstream unreachable; skipping it for fail_timeout");
     }
 
     /// The absolute URI for `path` on `server`.
@@ -88,10 +147,13 @@ impl Upstreams {
                 upstream: upstream.to_string(),
                 after: self.response_timeout,
             },
-            Ok(Err(e)) if e.is_connect() => ProxyError::UpstreamConnect {
-                upstream: upstream.to_string(),
-                source: e,
-            },
+            Ok(Err(e)) if e.is_connect() => {
+                self.mark_down(server);
+                ProxyError::UpstreamConnect {
+                    upstream: upstream.to_string(),
+                    source: e,
+                }
+            }
             Ok(Err(e)) if body_limit_exceeded(&e) => ProxyError::BodyTooLarge,
             Ok(Err(e)) => ProxyError::UpstreamProtocol {
                 upstream: upstream.to_string(),
