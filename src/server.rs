@@ -56,6 +56,8 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     /// Shared metrics (tests read them directly).
     pub metrics: Arc<Metrics>,
+    /// The public listener's leaf certificate (DER), e.g. to trust a self-signed one.
+    pub certificate: rustls::pki_types::CertificateDer<'static>,
     stop: watch::Sender<bool>,
     ready: Arc<AtomicBool>,
     tasks: JoinSet<()>,
@@ -92,6 +94,7 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
 
     // Public listener: TLS, then the proxy.
     let proxy = Arc::new(Proxy::new(settings, metrics.clone()));
+    let certificate = tls.leaf.clone();
     let acceptor = TlsAcceptor::from(tls.config);
     {
         let ctx = Accept::new("public", &stop_rx, &slots, &graceful, &metrics);
@@ -189,6 +192,7 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
         plain_addr,
         admin_addr,
         metrics,
+        certificate,
         stop,
         ready,
         tasks,

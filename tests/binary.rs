@@ -17,6 +17,8 @@ struct Proc {
     child: Child,
     public: SocketAddr,
     admin: SocketAddr,
+    /// Every stderr line after the "listening" line.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Proc {
@@ -28,12 +30,17 @@ impl Drop for Proc {
 
 impl Proc {
     fn start(config_text: &str, dir: &std::path::Path) -> Self {
+        Self::start_with(config_text, dir, &[], "info,usher::access=off")
+    }
+
+    fn start_with(config_text: &str, dir: &std::path::Path, args: &[&str], rust_log: &str) -> Self {
         let path = dir.join("usher.toml");
         std::fs::write(&path, config_text).unwrap();
         let mut child = Command::new(BIN)
             .args(["proxy", "-c"])
             .arg(&path)
-            .env("RUST_LOG", "info,usher::access=off")
+            .args(args)
+            .env("RUST_LOG", rust_log)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -47,23 +54,32 @@ impl Proc {
                 .unwrap();
             if line.contains("usher proxy listening") {
                 let field = |name: &str| -> SocketAddr {
-                    let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
-                    line[start..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap()
-                        .parse()
-                        .unwrap()
+                    // Human format: name=ADDR; JSON format: "name":"ADDR".
+                    let (start, end) = match line.find(&format!("{name}=")) {
+                        Some(i) => (i + name.len() + 1, ' '),
+                        None => (
+                            line.find(&format!("\"{name}\":\"")).unwrap() + name.len() + 4,
+                            '"',
+                        ),
+                    };
+                    line[start..].split(end).next().unwrap().parse().unwrap()
                 };
                 break (field("public"), field("admin"));
             }
         };
         // Keep draining stderr so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         Self {
             child,
             public,
             admin,
+            log,
         }
     }
 
@@ -307,4 +323,39 @@ fn check_config_rejects_bad_configs_naming_the_field() {
             assert!(out.contains(w), "message for\n{text}\nlacks {w:?}:\n{out}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_have_one_line_per_request_with_its_span() {
+    let pki = Pki::new();
+    let up = upstream::spawn().await;
+    let text = common::config(&pki, up.addr, &[]);
+    let proxy = Proc::start_with(&text, pki.dir.path(), &["--log-format", "json"], "info");
+    let mut c = pki.h1(proxy.public).await;
+    let (status, _, _) =
+        common::get(&mut c, "/headers?x=1", &[("x-request-id", "log-test-1")]).await;
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let line = loop {
+        let found = proxy
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("log-test-1"))
+            .cloned();
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "no access log line");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let v: serde_json::Value = serde_json::from_str(&line).expect("log line is JSON");
+    assert_eq!(v["target"], "usher::access");
+    let span = &v["span"];
+    assert_eq!(span["id"], "log-test-1");
+    assert_eq!(span["method"], "GET");
+    assert_eq!(span["path"], "/headers");
+    assert_eq!(span["status"], 200);
+    assert!(span["ms"].as_f64().unwrap() >= 0.0);
 }

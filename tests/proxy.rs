@@ -552,3 +552,43 @@ async fn dead_upstream_is_skipped_and_bodyless_requests_retried() {
     );
     proxy.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn self_signed_certificate_when_none_is_configured() {
+    use std::sync::Arc;
+    let up = upstream::spawn().await;
+    let text = format!(
+        "[listen]\npublic = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[upstream]\nservers = [\"{}\"]\n",
+        up.addr
+    );
+    let settings = usher::config::Settings::from_toml(&text).unwrap();
+    let proxy = usher::server::start(&settings).await.unwrap();
+    // Trust exactly the generated certificate, for the name it was generated for.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(proxy.certificate.clone()).unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(proxy.public_addr)
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .expect("the self-signed certificate verifies for localhost");
+    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let (status, _, body) = get(&mut send, "/", &[]).await;
+    assert_eq!(
+        (status.as_u16(), body.as_str()),
+        (200, "hello from upstream")
+    );
+    proxy.shutdown().await;
+}

@@ -104,7 +104,7 @@ impl Proxy {
             .inc();
         span.record("status", status);
         span.record("ms", started.elapsed().as_secs_f64() * 1e3);
-        span.in_scope(|| tracing::info!(target: "usher::access", "done"));
+        span.in_scope(|| tracing::info!(target: "usher::access", "served"));
         resp
     }
 
