@@ -9,6 +9,10 @@ use http_body_util::{BodyExt, Full};
 
 use super::ProxyBody;
 
+/// The page shown when the proxy answers with an error; placeholders are filled in.
+/// The request id is safe to insert: ids are validated to `[A-Za-z0-9._:-]`.
+const ERROR_PAGE: &str = include_str!("../../static/error.html");
+
 /// Why the proxy answered instead of the upstream.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -101,14 +105,11 @@ impl ProxyError {
         } else {
             (
                 "text/html; charset=utf-8",
-                format!(
-                    "<!doctype html><meta charset=utf-8><meta name=viewport content=\"width=device-width\"><title>{code}</title>\
-                     <body style=\"font:16px system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em\">\
-                     <h1>{code} {reason}</h1><p>{msg}</p><p style=\"color:#666\">Request id: {id}</p>",
-                    code = status.as_u16(),
-                    reason = status.canonical_reason().unwrap_or(""),
-                    msg = self.visitor_message(),
-                ),
+                ERROR_PAGE
+                    .replace("{code}", &status.as_u16().to_string())
+                    .replace("{reason}", status.canonical_reason().unwrap_or(""))
+                    .replace("{message}", self.visitor_message())
+                    .replace("{request_id}", id),
             )
         };
         let mut resp = Response::new(
