@@ -24,6 +24,13 @@ H2_STREAMS=${H2_STREAMS:-8}   # h2load -m
 # so both proxies do the same header work. 0 = the bare proxy_pass config.
 NGINX_HEADER_PARITY=${NGINX_HEADER_PARITY:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}   # 1 = use the existing target/release/usher as is
+# Noise control: a run during which more than NOISE_MAX % of a core went to anything but
+# the proxy, the load generator and the upstream is discarded and repeated (up to
+# NOISE_RETRIES times). Before each run we also wait (up to QUIET_WAIT s) for the machine
+# to be idle.
+NOISE_MAX=${NOISE_MAX:-10}
+NOISE_RETRIES=${NOISE_RETRIES:-3}
+QUIET_WAIT=${QUIET_WAIT:-120}
 
 USHER_PORT=18443      # usher TLS listener
 NGINX_PORT=18444      # nginx TLS listener
@@ -426,11 +433,6 @@ measure() {
     tail -1 "$RAW" | awk -F'\t' '{printf "  %-2s %-5s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us/req  err %s | cpu%%: proxy %s loadgen %s upstream %s other %s | core busy%%: proxy %s load %s\n",
         $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $14, $16, $17}' >&2
     if [[ $errors -ne 0 ]]; then log "WARNING: $errors errors in $base.log"; fi
-    local other
-    other=$(tail -1 "$RAW" | cut -f14)
-    if awk -v o="$other" 'BEGIN {exit !(o > 10)}'; then
-        log "WARNING: ${other}% of a core went to something else during this run: the machine is not quiet"
-    fi
 }
 
 warmup() {  # <h1|h2> <proxy>: short unmeasured run
@@ -442,30 +444,58 @@ warmup() {  # <h1|h2> <proxy>: short unmeasured run
 }
 
 # ---------------------------------------------------------------------------- run
-# Other work on the machine (a build, a test suite) would steal CPU from a pinned process
-# and skew the comparison. Look for it before starting; each run also reports "other %".
-quiet_check() {
+# Other work on the machine (a build, a test suite) steals CPU from the pinned processes and
+# skews the comparison. Wait for quiet before each run, and repeat runs that were disturbed.
+background_busy() {  # % of one core busy machine-wide over the next second
     local a b
     a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
-    sleep 2
+    sleep 1
     b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
-    awk -v d="$((b - a))" -v hz="$CLK_TCK" 'BEGIN {printf "%.0f", 100 * d / hz / 2}'
+    echo $((100 * (b - a) / CLK_TCK))
 }
-idle_busy=$(quiet_check)
-log "machine background load before measuring: ${idle_busy}% of one core"
-if ((idle_busy > 10)); then
-    log "WARNING: the machine is not quiet (${idle_busy}% of a core busy with the servers idle); results will be noisy"
-fi
+wait_quiet() {  # also gives the previous run's connections a second to close
+    local waited=0 busy
+    while :; do
+        busy=$(background_busy)
+        ((busy <= NOISE_MAX)) && return 0
+        if ((waited >= QUIET_WAIT)); then
+            log "WARNING: machine still ${busy}% busy after ${QUIET_WAIT}s of waiting; measuring anyway"
+            return 0
+        fi
+        ((waited == 0)) && log "machine is busy (${busy}% of a core, servers idle); waiting up to ${QUIET_WAIT}s for quiet"
+        sleep 4
+        waited=$((waited + 5))
+    done
+}
+
+RETRIES=0
+run_round() {  # <h1|h2> <proxy> <round>: measure, repeating a disturbed run
+    local attempt other
+    for attempt in $(seq 0 "$NOISE_RETRIES"); do
+        wait_quiet
+        measure "$@"
+        other=$(tail -1 "$RAW" | cut -f14)
+        awk -v o="$other" -v m="$NOISE_MAX" 'BEGIN {exit !(o <= m)}' && return 0
+        if ((attempt < NOISE_RETRIES)); then
+            log "run disturbed: ${other}% of a core went to something else; discarding it and repeating"
+            sed -i '$d' "$RAW"
+            RETRIES=$((RETRIES + 1))
+        else
+            log "WARNING: run still disturbed after $NOISE_RETRIES repeats (other ${other}%); keeping it, flagged in the report"
+        fi
+    done
+}
+
 log "measuring: ${ROUNDS} rounds x ${DURATION}s per proxy and protocol, alternating usher/nginx"
 for proto in h1 h2; do
+    wait_quiet
     warmup "$proto" usher
     warmup "$proto" nginx
     for round in $(seq 1 "$ROUNDS"); do
         # Alternate who goes first so slow drift (thermal, neighbours) hits both equally.
         if ((round % 2)); then order="usher nginx"; else order="nginx usher"; fi
         for proxy in $order; do
-            sleep 1   # let the previous run's connections close
-            measure "$proto" "$proxy" "$round"
+            run_round "$proto" "$proxy" "$round"
         done
     done
 done
@@ -494,6 +524,9 @@ results=$OUT/proxy-results.md
     echo "- layout: proxy on core $PROXY_CORE (1 worker); upstream nginx + load generator on core $LOAD_CORE"
     echo "- load: HTTP/1.1 \`wrk -t1 -c$H1_CONNS --latency\`; HTTP/2 \`h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS\`; keep-alive"
     echo "- ${ROUNDS} rounds x ${DURATION}s per proxy and protocol (after ${WARMUP}s warm-up), alternating; **medians** shown"
+    awk -F'\t' -v m="$NOISE_MAX" -v r="$RETRIES" 'NR > 1 {n++; if ($14 > m) d++}
+        END {printf "- noise: %d disturbed run(s) repeated; %d of %d kept runs disturbed (other > %s%% of a core)%s\n",
+             r, d, n, m, d ? " — **treat these results with suspicion**" : ""}' "$RAW"
     echo "- nginx header parity (adds usher's X-Forwarded-*/Forwarded/Via/X-Request-Id): $([[ $NGINX_HEADER_PARITY == 1 ]] && echo on || echo off)"
     echo
     echo "Latency: HTTP/1.1 from wrk's --latency distribution; HTTP/2 from h2load's per-request log"

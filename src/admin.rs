@@ -8,19 +8,24 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
-use crate::metrics::{status_class, Metrics};
+use crate::metrics::{Metrics, StatusCounters};
 use crate::proxy::ProxyBody;
 
 /// Serves the admin endpoints.
 pub struct Admin {
     metrics: Arc<Metrics>,
+    responses: StatusCounters,
     ready: Arc<AtomicBool>,
 }
 
 impl Admin {
     /// An admin service reading `metrics` and the readiness flag.
     pub fn new(metrics: Arc<Metrics>, ready: Arc<AtomicBool>) -> Self {
-        Self { metrics, ready }
+        Self {
+            responses: metrics.status_counters("admin"),
+            metrics,
+            ready,
+        }
     }
 
     /// Routes one admin request.
@@ -50,10 +55,7 @@ impl Admin {
             ),
             _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
         };
-        self.metrics
-            .requests
-            .with_label_values(&["admin", status_class(resp.status().as_u16())])
-            .inc();
+        self.responses.record(resp.status().as_u16());
         resp
     }
 }

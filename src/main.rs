@@ -85,7 +85,8 @@ fn run_proxy(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Resul
         Some(LogFormatArg::Human) => LogFormat::Human,
         None => settings.log.format,
     };
-    init_logging(format, &settings.log.level);
+    // Dropping the guard flushes buffered log lines, so it lives until the end.
+    let _log_guard = init_logging(format, &settings.log.level);
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if settings.workers > 0 {
@@ -100,24 +101,30 @@ fn run_proxy(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Resul
     })
 }
 
-fn init_logging(format: LogFormat, level: &str) {
+fn init_logging(format: LogFormat, level: &str) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     // RUST_LOG wins so an operator can raise verbosity without editing the file.
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        // Under a log flood, keep serving and drop lines rather than block requests.
+        .lossy(true)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(false)
             .init(),
         LogFormat::Human => builder.init(),
     }
+    guard
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

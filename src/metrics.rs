@@ -100,14 +100,54 @@ impl Metrics {
     }
 }
 
-/// The status class label for a response code.
-pub fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
+/// `usher_requests_total` children for one listener, resolved once so that counting a
+/// response is one atomic add rather than a labelled lookup.
+#[derive(Clone)]
+pub struct StatusCounters([IntCounter; 5]);
+
+impl StatusCounters {
+    /// Counts one response with this status code.
+    pub fn record(&self, status: u16) {
+        let i = match status {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            _ => 4,
+        };
+        self.0[i].inc();
+    }
+}
+
+/// One upstream server's metric children, resolved once.
+#[derive(Clone)]
+pub struct UpstreamMetrics {
+    /// Response-head latency.
+    pub latency: prometheus::Histogram,
+    /// Connect failures.
+    pub connect_errors: IntCounter,
+    /// Response timeouts.
+    pub timeouts: IntCounter,
+    /// Other exchange failures.
+    pub protocol_errors: IntCounter,
+}
+
+impl Metrics {
+    /// The response counters for `listener`.
+    pub fn status_counters(&self, listener: &str) -> StatusCounters {
+        let c = |class| self.requests.with_label_values(&[listener, class]);
+        StatusCounters([c("1xx"), c("2xx"), c("3xx"), c("4xx"), c("5xx")])
+    }
+
+    /// The metric children for the upstream `authority`.
+    pub fn upstream(&self, authority: &str) -> UpstreamMetrics {
+        let e = |kind| self.upstream_errors.with_label_values(&[authority, kind]);
+        UpstreamMetrics {
+            latency: self.upstream_latency.with_label_values(&[authority]),
+            connect_errors: e("connect"),
+            timeouts: e("timeout"),
+            protocol_errors: e("protocol"),
+        }
     }
 }
 

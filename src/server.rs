@@ -93,7 +93,7 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
     let mut tasks = JoinSet::new();
 
     // Public listener: TLS, then the proxy.
-    let proxy = Arc::new(Proxy::new(settings, metrics.clone()));
+    let proxy = Arc::new(Proxy::new(settings, &metrics));
     let certificate = tls.leaf.clone();
     let acceptor = TlsAcceptor::from(tls.config);
     {
@@ -166,17 +166,11 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
         let builders = builders.clone();
         tasks.spawn(ctx.run(plain, move |tcp, _peer, conn| {
             let builders = builders.clone();
-            let metrics = conn.metrics.clone();
+            let responses = conn.metrics.status_counters("plain");
             async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let resp = redirect_to_https(&req, https_port);
-                    metrics
-                        .requests
-                        .with_label_values(&[
-                            "plain",
-                            crate::metrics::status_class(resp.status().as_u16()),
-                        ])
-                        .inc();
+                    responses.record(resp.status().as_u16());
                     async move { Ok::<_, Infallible>(resp) }
                 });
                 let served = builders.h1.serve_connection(TokioIo::new(tcp), svc);

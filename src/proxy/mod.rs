@@ -15,7 +15,6 @@ mod upgrade;
 mod upstream;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -30,7 +29,7 @@ use headers::{Hop, RequestIds};
 pub use upstream::Upstreams;
 
 use crate::config::{HostHeader, Limits, Settings};
-use crate::metrics::{status_class, Metrics};
+use crate::metrics::{Metrics, StatusCounters};
 
 /// Boxed error for bodies assembled from several sources.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -55,19 +54,19 @@ pub struct Proxy {
     limits: Limits,
     trusted: Vec<ipnet::IpNet>,
     ids: RequestIds,
-    metrics: Arc<Metrics>,
+    responses: StatusCounters,
 }
 
 impl Proxy {
     /// Builds the proxy from its parts of the configuration.
-    pub fn new(settings: &Settings, metrics: Arc<Metrics>) -> Self {
+    pub fn new(settings: &Settings, metrics: &Metrics) -> Self {
         Self {
-            upstreams: Upstreams::new(&settings.upstream),
+            upstreams: Upstreams::new(&settings.upstream, metrics),
             host_header: settings.upstream.host.clone(),
             limits: settings.limits.clone(),
             trusted: settings.forwarding.trusted_proxies.clone(),
             ids: RequestIds::new(),
-            metrics,
+            responses: metrics.status_counters("public"),
         }
     }
 
@@ -98,10 +97,7 @@ impl Proxy {
         resp.headers_mut()
             .insert(headers::X_REQUEST_ID, request_id.clone());
         let status = resp.status().as_u16();
-        self.metrics
-            .requests
-            .with_label_values(&["public", status_class(status)])
-            .inc();
+        self.responses.record(status);
         span.record("status", status);
         span.record("ms", started.elapsed().as_secs_f64() * 1e3);
         span.in_scope(|| tracing::info!(target: "usher::access", "served"));
@@ -159,22 +155,26 @@ impl Proxy {
 
         // Phase 4: send. A refused connection means the request never left, so a bodyless
         // one is retried once on another live server.
-        let server = self.upstreams.pick().clone();
-        self.target(&mut parts, &server, client_host.as_deref(), path.as_ref())?;
+        let server = self.upstreams.pick();
+        self.target(&mut parts, server, client_host.as_deref(), path.as_ref())?;
         let mut result = self
             .upstreams
-            .send(&server, Request::from_parts(parts, body), &self.metrics)
+            .send(server, Request::from_parts(parts, body))
             .await;
         if let (Err(ProxyError::UpstreamConnect { .. }), Some(mut parts)) = (&result, spare) {
-            if let Some(next) = self.upstreams.pick_other(&server).cloned() {
-                tracing::info!(failed = %server, retry = %next, "retrying on another upstream");
-                self.target(&mut parts, &next, client_host.as_deref(), path.as_ref())?;
+            if let Some(next) = self.upstreams.pick_other(server) {
+                tracing::info!(
+                    failed = %self.upstreams.authority(server),
+                    retry = %self.upstreams.authority(next),
+                    "retrying on another upstream"
+                );
+                self.target(&mut parts, next, client_host.as_deref(), path.as_ref())?;
                 let empty = http_body_util::Empty::new()
                     .map_err(|never| match never {})
                     .boxed_unsync();
                 result = self
                     .upstreams
-                    .send(&next, Request::from_parts(parts, empty), &self.metrics)
+                    .send(next, Request::from_parts(parts, empty))
                     .await;
             }
         }
@@ -205,7 +205,7 @@ impl Proxy {
     fn target(
         &self,
         parts: &mut http::request::Parts,
-        server: &http::uri::Authority,
+        server: usize,
         client_host: Option<&str>,
         path: Option<&http::uri::PathAndQuery>,
     ) -> Result<(), ProxyError> {
@@ -214,13 +214,14 @@ impl Proxy {
             HostHeader::Rewrite => None,
             HostHeader::Fixed(v) => Some(v.clone()),
         };
+        let authority = self.upstreams.authority(server);
         let host = match host {
             Some(h) => h,
-            None => HeaderValue::from_str(server.as_str())
+            None => HeaderValue::from_str(authority.as_str())
                 .map_err(|_| ProxyError::BadRequest("unusable upstream host"))?,
         };
         parts.headers.insert(header::HOST, host);
-        parts.uri = Upstreams::uri(server, path)?;
+        parts.uri = Upstreams::uri(authority, path)?;
         Ok(())
     }
 }
@@ -251,7 +252,9 @@ fn check_limits(req: &Request<Incoming>, limits: &Limits) -> Result<(), ProxyErr
     if h.len() > limits.max_headers {
         return Err(ProxyError::HeadersTooLarge);
     }
-    let head_bytes: usize = req.uri().to_string().len()
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len())
+        + req.uri().authority().map_or(0, |a| a.as_str().len());
+    let head_bytes: usize = target
         + h.iter()
             .map(|(n, v)| n.as_str().len() + v.len() + 4)
             .sum::<usize>();

@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use super::error::ProxyError;
 use super::UpstreamBody;
 use crate::config::UpstreamSettings;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, UpstreamMetrics};
 
 /// The set of upstream servers and the client that talks to them.
 pub struct Upstreams {
@@ -29,13 +29,14 @@ pub struct Upstreams {
 /// One upstream server and, after a failed connect, when it may be tried again.
 struct Server {
     authority: Authority,
+    metrics: UpstreamMetrics,
     /// Milliseconds since `epoch`; the server is skipped until then.
     down_until: AtomicU64,
 }
 
 impl Upstreams {
     /// Builds the pooled client with explicit pool and connect settings.
-    pub fn new(settings: &UpstreamSettings) -> Self {
+    pub fn new(settings: &UpstreamSettings, metrics: &Metrics) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(settings.connect_timeout));
@@ -54,6 +55,7 @@ impl Upstreams {
                 .iter()
                 .map(|a| Server {
                     authority: a.clone(),
+                    metrics: metrics.upstream(a.as_str()),
                     down_until: AtomicU64::new(0),
                 })
                 .collect(),
@@ -79,37 +81,31 @@ impl Upstreams {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    /// The next upstream in round-robin order, skipping servers that failed to connect
-    /// within `fail_timeout`. When all are down, the plain round-robin choice is tried:
-    /// one of them may be back.
-    pub fn pick(&self) -> &Authority {
-        let n = self.servers.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % n.max(1);
-        self.first_up(start, None)
-            .unwrap_or(&self.servers[start].authority)
+    /// The next upstream (an index) in round-robin order, skipping servers that failed
+    /// to connect within `fail_timeout`. When all are down, the plain round-robin choice
+    /// is tried: one of them may be back.
+    pub fn pick(&self) -> usize {
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % self.servers.len().max(1);
+        self.first_up(start, None).unwrap_or(start)
     }
 
     /// Another live upstream than `tried`, for a retry; `None` when there is none.
-    pub fn pick_other(&self, tried: &Authority) -> Option<&Authority> {
+    pub fn pick_other(&self, tried: usize) -> Option<usize> {
         let start = self.next.fetch_add(1, Ordering::Relaxed) % self.servers.len().max(1);
         self.first_up(start, Some(tried))
     }
 
-    fn first_up(&self, start: usize, except: Option<&Authority>) -> Option<&Authority> {
-        let n = self.servers.len();
-        let now = self.now_ms();
-        (0..n)
-            .map(|i| &self.servers[(start + i) % n])
-            .find(|s| s.down_until.load(Ordering::Relaxed) <= now && Some(&s.authority) != except)
-            .map(|s| &s.authority)
+    /// The `host:port` of upstream `i`.
+    pub fn authority(&self, i: usize) -> &Authority {
+        &self.servers[i].authority
     }
 
-    fn mark_down(&self, server: &Authority) {
-        let until = self.now_ms() + self.fail_timeout.as_millis() as u64;
-        if let Some(s) = self.servers.iter().find(|s| &s.authority == server) {
-            s.down_until.store(until, Ordering::Relaxed);
-        }
-        tracing::warn!(upstream = %server, fail_timeout = ?self.fail_timeout, "upstream unreachable; skipping it for fail_timeout");
+    fn first_up(&self, start: usize, except: Option<usize>) -> Option<usize> {
+        let n = self.servers.len();
+        let now = self.now_ms();
+        (0..n).map(|k| (start + k) % n).find(|&i| {
+            Some(i) != except && self.servers[i].down_until.load(Ordering::Relaxed) <= now
+        })
     }
 
     /// The absolute URI for `path` on `server`.
@@ -125,47 +121,51 @@ impl Upstreams {
             .map_err(|_| ProxyError::BadRequest("unusable request target"))
     }
 
-    /// Sends one request and waits for the response head within the response timeout.
+    /// Sends one request to upstream `i` and waits for the response head within the
+    /// response timeout. A refused connection takes the server out for `fail_timeout`.
     pub async fn send(
         &self,
-        server: &Authority,
+        i: usize,
         req: Request<UpstreamBody>,
-        metrics: &Metrics,
     ) -> Result<Response<Incoming>, ProxyError> {
+        let server = &self.servers[i];
         let started = Instant::now();
         let result = tokio::time::timeout(self.response_timeout, self.client.request(req)).await;
-        let upstream = server.as_str();
+        let upstream = || server.authority.as_str().to_string();
         let outcome = match result {
             Ok(Ok(resp)) => {
-                metrics
-                    .upstream_latency
-                    .with_label_values(&[upstream])
+                server
+                    .metrics
+                    .latency
                     .observe(started.elapsed().as_secs_f64());
                 return Ok(resp);
             }
-            Err(_) => ProxyError::UpstreamTimeout {
-                upstream: upstream.to_string(),
-                after: self.response_timeout,
-            },
+            Err(_) => {
+                server.metrics.timeouts.inc();
+                ProxyError::UpstreamTimeout {
+                    upstream: upstream(),
+                    after: self.response_timeout,
+                }
+            }
             Ok(Err(e)) if e.is_connect() => {
-                self.mark_down(server);
+                server.metrics.connect_errors.inc();
+                let until = self.now_ms() + self.fail_timeout.as_millis() as u64;
+                server.down_until.store(until, Ordering::Relaxed);
+                tracing::warn!(upstream = %server.authority, fail_timeout = ?self.fail_timeout, "upstream unreachable; skipping it for fail_timeout");
                 ProxyError::UpstreamConnect {
-                    upstream: upstream.to_string(),
+                    upstream: upstream(),
                     source: e,
                 }
             }
             Ok(Err(e)) if body_limit_exceeded(&e) => ProxyError::BodyTooLarge,
-            Ok(Err(e)) => ProxyError::UpstreamProtocol {
-                upstream: upstream.to_string(),
-                source: e,
-            },
+            Ok(Err(e)) => {
+                server.metrics.protocol_errors.inc();
+                ProxyError::UpstreamProtocol {
+                    upstream: upstream(),
+                    source: e,
+                }
+            }
         };
-        if let Some(kind) = outcome.upstream_kind() {
-            metrics
-                .upstream_errors
-                .with_label_values(&[upstream, kind])
-                .inc();
-        }
         Err(outcome)
     }
 }
