@@ -5,6 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{empty, full, get, upstream, Pki};
+use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
 fn lines_with<'a>(body: &'a str, name: &str) -> Vec<&'a str> {
@@ -589,6 +590,70 @@ async fn self_signed_certificate_when_none_is_configured() {
     assert_eq!(
         (status.as_u16(), body.as_str()),
         (200, "hello from upstream")
+    );
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_upstream_body_is_cut_after_read_timeout() {
+    let pki = Pki::new();
+    let up = upstream::spawn().await;
+    let proxy = common::start(&pki, up.addr, &[("upstream", "read_timeout = \"500ms\"")]).await;
+    let mut c = pki.h1(proxy.public_addr).await;
+    let req = http::Request::get("/stall")
+        .header("host", "localhost")
+        .body(empty())
+        .unwrap();
+    let resp = c.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let t = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(5), resp.into_body().collect()).await;
+    assert!(
+        matches!(result, Ok(Err(_))),
+        "body should fail, got {result:?}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_upload_gets_408_after_client_body_timeout() {
+    let pki = Pki::new();
+    let up = upstream::spawn().await;
+    let proxy = common::start(
+        &pki,
+        up.addr,
+        &[("limits", "client_body_timeout = \"500ms\"")],
+    )
+    .await;
+    let mut c = pki.h1(proxy.public_addr).await;
+    let trickle = futures_util::stream::once(async {
+        Ok::<_, common::BoxError>(hyper::body::Frame::data(bytes::Bytes::from_static(
+            b"start",
+        )))
+    })
+    .chain(futures_util::stream::once(async {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        Ok::<_, common::BoxError>(hyper::body::Frame::data(bytes::Bytes::from_static(b"end")))
+    }));
+    let req = http::Request::post("/sink")
+        .header("host", "localhost")
+        .body(BodyExt::boxed(http_body_util::StreamBody::new(trickle)))
+        .unwrap();
+    let t = Instant::now();
+    let resp = tokio::time::timeout(Duration::from_secs(5), c.send_request(req))
+        .await
+        .expect("answered before the client finished")
+        .unwrap();
+    assert_eq!(resp.status(), 408);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
     );
     proxy.shutdown().await;
 }

@@ -86,6 +86,8 @@ pub struct UpstreamFile {
     pub connect_timeout: String,
     /// Time allowed from sending the request to receiving response headers.
     pub response_timeout: String,
+    /// Longest pause between two pieces of an upstream response body.
+    pub read_timeout: String,
     /// After a failed connect, how long a server is skipped.
     pub fail_timeout: String,
     /// How long an idle pooled upstream connection is kept.
@@ -101,6 +103,7 @@ impl Default for UpstreamFile {
             host_header: "preserve".into(),
             connect_timeout: "3s".into(),
             response_timeout: "30s".into(),
+            read_timeout: "60s".into(),
             fail_timeout: "10s".into(),
             pool_idle_timeout: "90s".into(),
             pool_max_idle_per_host: 256,
@@ -120,6 +123,8 @@ pub struct LimitsFile {
     pub max_header_bytes: String,
     /// Most request header fields accepted.
     pub max_headers: usize,
+    /// Longest pause between two pieces of a request body; past it the request gets 408.
+    pub client_body_timeout: String,
     /// Largest request body accepted, e.g. "10MiB"; larger gets 413.
     pub max_body_bytes: String,
     /// Open client connections at once across all listeners.
@@ -137,6 +142,7 @@ impl Default for LimitsFile {
             header_read_timeout: "10s".into(),
             max_header_bytes: "16KiB".into(),
             max_headers: 100,
+            client_body_timeout: "30s".into(),
             max_body_bytes: "10MiB".into(),
             max_connections: 20_000,
             h2_max_concurrent_streams: 128,

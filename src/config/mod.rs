@@ -130,6 +130,8 @@ pub struct UpstreamSettings {
     pub connect_timeout: Duration,
     /// Budget until response headers arrive.
     pub response_timeout: Duration,
+    /// Longest pause between two pieces of a response body.
+    pub read_timeout: Duration,
     /// How long a server that refused a connection is skipped.
     pub fail_timeout: Duration,
     /// Idle pooled connection lifetime.
@@ -160,6 +162,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Most header fields.
     pub max_headers: usize,
+    /// Longest pause between two pieces of a request body.
+    pub client_body_timeout: Duration,
     /// Largest request body in bytes.
     pub max_body_bytes: u64,
     /// Open connections at once.

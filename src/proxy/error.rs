@@ -22,6 +22,9 @@ pub enum ProxyError {
     /// The body is larger than `limits.max_body_bytes`.
     #[error("request body too large")]
     BodyTooLarge,
+    /// The client stopped sending its body for `limits.client_body_timeout`.
+    #[error("request body stalled")]
+    ClientBodyTimeout,
     /// The request is malformed in a way hyper let through (e.g. no usable host).
     #[error("bad request: {0}")]
     BadRequest(&'static str),
@@ -57,6 +60,7 @@ impl ProxyError {
         match self {
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::UpstreamConnect { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -78,6 +82,7 @@ impl ProxyError {
         match self {
             Self::HeadersTooLarge => "The request headers are too large.",
             Self::BodyTooLarge => "The request body is too large.",
+            Self::ClientBodyTimeout => "The request body stopped arriving. Please try again.",
             Self::BadRequest(_) => "The request is malformed.",
             Self::UpstreamConnect { .. } | Self::UpstreamProtocol { .. } => {
                 "The site is not answering right now. Please try again in a moment."
@@ -123,7 +128,10 @@ impl ProxyError {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if matches!(
             self,
-            Self::HeadersTooLarge | Self::BodyTooLarge | Self::BadRequest(_)
+            Self::HeadersTooLarge
+                | Self::BodyTooLarge
+                | Self::ClientBodyTimeout
+                | Self::BadRequest(_)
         ) {
             // The rest of the request may still be in flight; do not reuse the connection.
             h.insert(header::CONNECTION, HeaderValue::from_static("close"));

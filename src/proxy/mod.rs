@@ -9,6 +9,7 @@
 //!
 //! Later phases (waiting-room endpoints, bypass rules, rooms, passes) slot in between 2 and 3.
 
+mod body;
 mod error;
 pub mod headers;
 mod upgrade;
@@ -51,6 +52,7 @@ pub struct ConnInfo {
 pub struct Proxy {
     upstreams: Upstreams,
     host_header: HostHeader,
+    read_timeout: std::time::Duration,
     limits: Limits,
     trusted: Vec<ipnet::IpNet>,
     ids: RequestIds,
@@ -63,6 +65,7 @@ impl Proxy {
         Self {
             upstreams: Upstreams::new(&settings.upstream, metrics),
             host_header: settings.upstream.host.clone(),
+            read_timeout: settings.upstream.read_timeout,
             limits: settings.limits.clone(),
             trusted: settings.forwarding.trusted_proxies.clone(),
             ids: RequestIds::new(),
@@ -149,9 +152,15 @@ impl Proxy {
         // there is another server to retry on.
         let spare = (self.upstreams.len() > 1 && body.is_end_stream() && upgrade.is_none())
             .then(|| head_copy(&parts));
-        let body = Limited::new(body, self.limits.max_body_bytes as usize)
-            .map_err(BoxError::from)
-            .boxed_unsync();
+        let limit = self.limits.max_body_bytes as usize;
+        let body = if body.is_end_stream() {
+            body.map_err(BoxError::from).boxed_unsync()
+        } else {
+            let idle = body::IdleTimeout::new(body, self.limits.client_body_timeout);
+            Limited::new(idle, limit)
+                .map_err(BoxError::from)
+                .boxed_unsync()
+        };
 
         // Phase 4: send. A refused connection means the request never left, so a bodyless
         // one is retried once on another live server.
@@ -196,7 +205,8 @@ impl Proxy {
             h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             h.insert(header::UPGRADE, proto);
         }
-        Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+        let read_timeout = self.read_timeout;
+        Ok(resp.map(|b| body::IdleTimeout::new(b, read_timeout).boxed_unsync()))
     }
 }
 

@@ -11,6 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::body;
 use super::error::ProxyError;
 use super::UpstreamBody;
 use crate::config::UpstreamSettings;
@@ -157,7 +158,10 @@ impl Upstreams {
                     source: e,
                 }
             }
-            Ok(Err(e)) if body_limit_exceeded(&e) => ProxyError::BodyTooLarge,
+            Ok(Err(e)) if body::find::<http_body_util::LengthLimitError>(&e) => {
+                ProxyError::BodyTooLarge
+            }
+            Ok(Err(e)) if body::is_idle(&e) => ProxyError::ClientBodyTimeout,
             Ok(Err(e)) => {
                 server.metrics.protocol_errors.inc();
                 ProxyError::UpstreamProtocol {
@@ -168,16 +172,4 @@ impl Upstreams {
         };
         Err(outcome)
     }
-}
-
-/// True when the client's body stream was cut by the size limit, not by the upstream.
-fn body_limit_exceeded(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }

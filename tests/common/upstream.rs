@@ -1,7 +1,8 @@
 //! A real HTTP/1.1 origin on loopback with the behaviours the proxy tests need.
 //!
 //! Routes: `/headers` (echo request head as text), `/echo` (stream body back), `/sink`
-//! (count body bytes), `/big/{mib}` (stream MiB of data), `/slow/{ms}`, `/ws` (WebSocket
+//! (count body bytes), `/big/{mib}` (stream MiB of data), `/slow/{ms}`, `/stall` (a first
+//! piece of body, then silence), `/ws` (WebSocket
 //! echo). Every request increments `hits`.
 
 use std::convert::Infallible;
@@ -95,6 +96,16 @@ async fn route(req: Request<Incoming>) -> Result<Response<TBody>, Infallible> {
     } else if let Some(ms) = path.strip_prefix("/slow/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(1000))).await;
         Response::new(full("slow done"))
+    } else if path == "/stall" {
+        // Headers and a first piece, then nothing for a long time.
+        let stream = futures_util::stream::once(async {
+            Ok::<_, super::BoxError>(Frame::data(Bytes::from_static(b"first piece")))
+        })
+        .chain(futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok::<_, super::BoxError>(Frame::data(Bytes::from_static(b"too late")))
+        }));
+        Response::new(BodyExt::boxed(StreamBody::new(stream)))
     } else if path == "/ws" {
         websocket(req)
     } else {
