@@ -301,9 +301,9 @@ for proxy in usher nginx; do
     cipher=$(awk -F': ' '/^Ciphersuite/{print $2}' <<<"$s")
     kx=$(awk -F': ' '/^(Server Temp Key|Negotiated TLS1.3 group)/{print $2; exit}' <<<"$s")
     [[ $proto == TLSv1.3 ]] || die "$proxy negotiated '$proto', expected TLSv1.3"
-    TLS_INFO+=("$proxy: $proto, $cipher${kx:+, $kx};")
+    TLS_INFO+=("$proxy: $proto, $cipher${kx:+, $kx}")
 done
-log "sanity checks passed: ${TLS_INFO[*]}"
+log "sanity checks passed: ${TLS_INFO[0]}; ${TLS_INFO[1]}"
 
 # ---------------------------------------------------------------------------- measurement helpers
 proc_ticks() {  # utime+stime of pid $1 (all threads), in clock ticks
@@ -509,7 +509,9 @@ col() {  # <proto> <proxy> <column name> -> median over rounds
 label() { [[ $1 == h1 ]] && echo "HTTP/1.1" || echo "HTTP/2"; }
 
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$ROOT" diff --quiet HEAD 2>/dev/null || commit="$commit (+ uncommitted changes)"
+# Uncommitted changes outside bench/ change what was measured; say so.
+git -C "$ROOT" diff --quiet HEAD -- . ':(exclude)bench' 2>/dev/null \
+    || commit="$commit (+ uncommitted changes: $(git -C "$ROOT" diff --name-only HEAD -- . ':(exclude)bench' | paste -sd, -))"
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 results=$OUT/proxy-results.md
 {
@@ -520,7 +522,7 @@ results=$OUT/proxy-results.md
     echo "- usher: commit $commit, $("$USHER_BIN" --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
     echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(openssl version)"
     echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'); h2load: $(h2load --version 2>&1 | head -1)"
-    echo "- TLS: ${TLS_INFO[*]}"
+    echo "- TLS: ${TLS_INFO[0]}; ${TLS_INFO[1]}"
     echo "- layout: proxy on core $PROXY_CORE (1 worker); upstream nginx + load generator on core $LOAD_CORE"
     echo "- load: HTTP/1.1 \`wrk -t1 -c$H1_CONNS --latency\`; HTTP/2 \`h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS\`; keep-alive"
     echo "- ${ROUNDS} rounds x ${DURATION}s per proxy and protocol (after ${WARMUP}s warm-up), alternating; **medians** shown"

@@ -87,11 +87,18 @@ fn run_proxy(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Resul
     };
     // Dropping the guard flushes buffered log lines, so it lives until the end.
     let _log_guard = init_logging(format, &settings.log.level);
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    // One worker needs no work-stealing scheduler: a current-thread runtime avoids its
+    // cross-thread wake-ups.
+    let mut rt = if settings.workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if settings.workers > 1 {
+            b.worker_threads(settings.workers);
+        }
+        b
+    };
     rt.enable_all();
-    if settings.workers > 0 {
-        rt.worker_threads(settings.workers);
-    }
     rt.build()?.block_on(async {
         let running = usher::server::start(&settings).await?;
         wait_for_signal().await?;

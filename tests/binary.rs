@@ -329,7 +329,8 @@ fn check_config_rejects_bad_configs_naming_the_field() {
 async fn json_logs_have_one_line_per_request_with_its_span() {
     let pki = Pki::new();
     let up = upstream::spawn().await;
-    let text = common::config(&pki, up.addr, &[]);
+    // One worker: also covers the current-thread runtime the binary picks for it.
+    let text = common::config(&pki, up.addr, &[("runtime", "workers = 1")]);
     let proxy = Proc::start_with(&text, pki.dir.path(), &["--log-format", "json"], "info");
     let mut c = pki.h1(proxy.public).await;
     let (status, _, _) =

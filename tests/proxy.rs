@@ -657,3 +657,28 @@ async fn stalled_upload_gets_408_after_client_body_timeout() {
     );
     proxy.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_header_preserved_rewritten_or_fixed() {
+    let pki = Pki::new();
+    let up = upstream::spawn().await;
+    let cases = [
+        ("preserve", "localhost".to_string()),
+        ("rewrite", up.addr.to_string()),
+        ("shop.internal", "shop.internal".to_string()),
+    ];
+    for (mode, want) in cases {
+        let line = format!("host_header = \"{mode}\"");
+        let proxy = common::start(&pki, up.addr, &[("upstream", &line)]).await;
+        let mut c = pki.h1(proxy.public_addr).await;
+        let (_, _, body) = get(&mut c, "/headers", &[]).await;
+        assert_eq!(lines_with(&body, "host"), [want.as_str()], "mode {mode}");
+        // X-Forwarded-Host always carries what the visitor asked for.
+        assert_eq!(
+            lines_with(&body, "x-forwarded-host"),
+            ["localhost"],
+            "mode {mode}"
+        );
+        proxy.shutdown().await;
+    }
+}

@@ -5,6 +5,8 @@
 //! operator fixes a file in one round instead of one error per restart.
 
 mod file;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use std::net::SocketAddr;

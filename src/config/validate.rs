@@ -287,7 +287,7 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
 }
 
 /// Accepts `host:port` or `http://host:port` (no path); returns the authority.
-fn parse_upstream(raw: &str) -> Result<http::uri::Authority, String> {
+pub(super) fn parse_upstream(raw: &str) -> Result<http::uri::Authority, String> {
     let rest = if let Some(r) = raw.strip_prefix("http://") {
         r
     } else if raw.starts_with("https://") {
@@ -313,53 +313,5 @@ fn parse_upstream(raw: &str) -> Result<http::uri::Authority, String> {
         Err(_) => Err(format!(
             "{raw:?} is not host:port; write e.g. \"127.0.0.1:8000\""
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn problems(toml: &str) -> Vec<FieldError> {
-        match Settings::from_toml(toml) {
-            Err(ConfigError::Invalid(v)) => v,
-            other => panic!("expected Invalid, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn minimal_config_is_valid() {
-        let s = Settings::from_toml("[upstream]\nservers = [\"127.0.0.1:8000\"]\n").unwrap();
-        assert_eq!(s.upstream.servers[0].as_str(), "127.0.0.1:8000");
-        assert!(matches!(s.tls, TlsSettings::SelfSigned { .. }));
-        assert_eq!(s.upstream.host, HostHeader::Preserve);
-    }
-
-    #[test]
-    fn all_problems_reported_together() {
-        let v = problems(
-            "[listen]\npublic = \"0.0.0.0:99999\"\n[upstream]\nservers = []\nconnect_timeout = \"soon\"\n",
-        );
-        let fields: Vec<_> = v.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "listen.public",
-                "upstream.servers",
-                "upstream.connect_timeout"
-            ]
-        );
-        assert!(v[0]
-            .message
-            .contains("\"0.0.0.0:99999\" is not a socket address"));
-    }
-
-    #[test]
-    fn upstream_forms() {
-        assert!(parse_upstream("http://10.0.0.1:80").is_ok());
-        assert!(parse_upstream("http://backend:8080/").is_ok());
-        assert!(parse_upstream("backend").is_err());
-        assert!(parse_upstream("https://backend:443").is_err());
-        assert!(parse_upstream("http://backend:80/api").is_err());
     }
 }

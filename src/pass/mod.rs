@@ -2,3 +2,5 @@
 //! minting and verification arrive with the waiting room.
 
 pub mod keys;
+#[cfg(test)]
+mod tests;

@@ -19,22 +19,28 @@ pub struct BodyIdle(pub Duration);
 
 pin_project_lite::pin_project! {
     /// Wraps a body; fails it with [`BodyIdle`] when no frame arrives within `idle`.
+    ///
+    /// The timer is only touched when the body has to wait: a frame that is ready just
+    /// moves `deadline`, so a small response never registers a timer at all.
     pub struct IdleTimeout<B> {
         #[pin]
         inner: B,
         #[pin]
         sleep: Sleep,
         idle: Duration,
+        deadline: Instant,
     }
 }
 
 impl<B> IdleTimeout<B> {
     /// Wraps `inner`; the clock starts now.
     pub fn new(inner: B, idle: Duration) -> Self {
+        let deadline = Instant::now() + idle;
         Self {
             inner,
-            sleep: tokio::time::sleep(idle),
+            sleep: tokio::time::sleep_until(deadline),
             idle,
+            deadline,
         }
     }
 }
@@ -54,13 +60,19 @@ where
         let mut this = self.project();
         match this.inner.poll_frame(cx) {
             Poll::Ready(frame) => {
-                this.sleep.as_mut().reset(Instant::now() + *this.idle);
+                *this.deadline = Instant::now() + *this.idle;
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
-            Poll::Pending => match this.sleep.poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyIdle(*this.idle))))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                if this.sleep.deadline() != *this.deadline {
+                    let deadline = *this.deadline;
+                    this.sleep.as_mut().reset(deadline);
+                }
+                match this.sleep.poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyIdle(*this.idle))))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 
