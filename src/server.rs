@@ -125,13 +125,11 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
                     };
                 metrics.tls_handshakes.with_label_values(&["ok"]).inc();
                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                let info = ConnInfo {
-                    peer,
-                    scheme: "https",
-                };
+                let info = Arc::new(ConnInfo::new(peer, "https"));
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let proxy = proxy.clone();
-                    async move { Ok::<_, Infallible>(proxy.handle(req, info).await) }
+                    let info = info.clone();
+                    async move { Ok::<_, Infallible>(proxy.handle(req, &info).await) }
                 });
                 let builder = if h2 { &builders.h2 } else { &builders.h1 };
                 let served = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);

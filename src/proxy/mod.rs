@@ -39,13 +39,23 @@ pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>
 /// Body type of every request the proxy forwards.
 pub type UpstreamBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
-/// Facts about the client connection a request arrived on.
-#[derive(Debug, Clone, Copy)]
+/// Facts about the client connection a request arrived on, prepared once per connection.
+#[derive(Debug, Clone)]
 pub struct ConnInfo {
     /// The immediate peer.
     pub peer: SocketAddr,
-    /// `https` or `http`.
-    pub scheme: &'static str,
+    /// Forwarding-header values for this peer.
+    hop: Hop,
+}
+
+impl ConnInfo {
+    /// A connection from `peer` over `scheme` (`https` or `http`).
+    pub fn new(peer: SocketAddr, scheme: &'static str) -> Self {
+        Self {
+            peer,
+            hop: Hop::new(peer.ip(), scheme),
+        }
+    }
 }
 
 /// The reverse proxy: shared by every connection on the public listener.
@@ -74,7 +84,7 @@ impl Proxy {
     }
 
     /// Serves one request; never fails — every error becomes a response.
-    pub async fn handle(&self, req: Request<Incoming>, conn: ConnInfo) -> Response<ProxyBody> {
+    pub async fn handle(&self, req: Request<Incoming>, conn: &ConnInfo) -> Response<ProxyBody> {
         let started = Instant::now();
         let request_id = self.ids.for_request(req.headers());
         let wants_json = error::wants_json(req.headers());
@@ -110,7 +120,7 @@ impl Proxy {
     async fn process(
         &self,
         mut req: Request<Incoming>,
-        conn: ConnInfo,
+        conn: &ConnInfo,
         request_id: &HeaderValue,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         // Phase 1: limits.
@@ -126,11 +136,8 @@ impl Proxy {
         headers::remove_usher_headers(&mut parts.headers);
         headers::set_forwarding(
             &mut parts.headers,
-            Hop {
-                peer: conn.peer.ip(),
-                proto: conn.scheme,
-                host: client_host.as_deref(),
-            },
+            &conn.hop,
+            client_host.as_ref(),
             &self.trusted,
         );
         headers::append_via(&mut parts.headers, parts.version);
@@ -165,7 +172,7 @@ impl Proxy {
         // Phase 4: send. A refused connection means the request never left, so a bodyless
         // one is retried once on another live server.
         let server = self.upstreams.pick();
-        self.target(&mut parts, server, client_host.as_deref(), path.as_ref())?;
+        self.target(&mut parts, server, client_host.as_ref(), path.as_ref())?;
         let mut result = self
             .upstreams
             .send(server, Request::from_parts(parts, body))
@@ -177,7 +184,7 @@ impl Proxy {
                     retry = %self.upstreams.authority(next),
                     "retrying on another upstream"
                 );
-                self.target(&mut parts, next, client_host.as_deref(), path.as_ref())?;
+                self.target(&mut parts, next, client_host.as_ref(), path.as_ref())?;
                 let empty = http_body_util::Empty::new()
                     .map_err(|never| match never {})
                     .boxed_unsync();
@@ -216,11 +223,11 @@ impl Proxy {
         &self,
         parts: &mut http::request::Parts,
         server: usize,
-        client_host: Option<&str>,
+        client_host: Option<&HeaderValue>,
         path: Option<&http::uri::PathAndQuery>,
     ) -> Result<(), ProxyError> {
         let host = match &self.host_header {
-            HostHeader::Preserve => client_host.and_then(|h| HeaderValue::from_str(h).ok()),
+            HostHeader::Preserve => client_host.cloned(),
             HostHeader::Rewrite => None,
             HostHeader::Fixed(v) => Some(v.clone()),
         };
@@ -247,13 +254,13 @@ fn head_copy(parts: &http::request::Parts) -> http::request::Parts {
 }
 
 /// The host the client asked for: `Host` (HTTP/1.1) or the URI authority (HTTP/2).
-fn client_host(parts: &http::request::Parts) -> Option<String> {
-    parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
+fn client_host(parts: &http::request::Parts) -> Option<HeaderValue> {
+    parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    })
 }
 
 /// Phase 1: sizes. hyper enforces its own buffer limits too; this is the exact one.

@@ -91,69 +91,107 @@ pub fn remove_usher_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// What the proxy knows about the hop the request arrived on.
-#[derive(Debug, Clone, Copy)]
-pub struct Hop<'a> {
+/// What the proxy knows about the hop a request arrived on, prepared once per connection
+/// so that forwarding headers cost no formatting per request.
+#[derive(Debug, Clone)]
+pub struct Hop {
     /// Immediate peer.
     pub peer: IpAddr,
     /// `https` or `http`.
     pub proto: &'static str,
-    /// The host the client asked for.
-    pub host: Option<&'a str>,
+    /// The peer address as a header value (`X-Forwarded-For`).
+    peer_value: HeaderValue,
+    /// `for=<peer>;proto=<proto>` (`Forwarded`, RFC 7239; IPv6 quoted and bracketed).
+    forwarded: String,
 }
 
-/// Sets `X-Forwarded-For/Proto/Host` and `Forwarded`.
+impl Hop {
+    /// Prepares the forwarding values for a connection from `peer` over `proto`.
+    pub fn new(peer: IpAddr, proto: &'static str) -> Self {
+        let text = peer.to_string();
+        let forwarded = match peer {
+            IpAddr::V4(_) => format!("for={text};proto={proto}"),
+            IpAddr::V6(_) => format!("for=\"[{text}]\";proto={proto}"),
+        };
+        Self {
+            peer,
+            proto,
+            peer_value: value(text.into_bytes()),
+            forwarded,
+        }
+    }
+}
+
+/// Sets `X-Forwarded-For/Proto/Host` and `Forwarded`; `host` is what the client asked for.
 ///
 /// A trusted peer's chain is extended; anyone else's is replaced, because the waiting room
 /// keys decisions on the client address and a client could otherwise claim any address.
-pub fn set_forwarding(headers: &mut HeaderMap, hop: Hop<'_>, trusted: &[IpNet]) {
-    let trust = trusted.iter().any(|n| n.contains(&hop.peer));
-    let peer = hop.peer.to_string();
+pub fn set_forwarding(
+    headers: &mut HeaderMap,
+    hop: &Hop,
+    host: Option<&HeaderValue>,
+    trusted: &[IpNet],
+) {
+    let trust = !trusted.is_empty() && trusted.iter().any(|n| n.contains(&hop.peer));
 
-    let xff = match (trust, joined(headers, &X_FORWARDED_FOR)) {
-        (true, Some(prev)) => format!("{prev}, {peer}"),
-        _ => peer.clone(),
-    };
-    let node = match hop.peer {
-        IpAddr::V4(_) => peer.clone(),
-        IpAddr::V6(_) => format!("\"[{peer}]\""),
-    };
-    let mut fwd = format!("for={node};proto={}", hop.proto);
-    if let Some(h) = hop.host {
-        fwd.push_str(";host=\"");
-        fwd.push_str(&h.replace(['"', '\\'], ""));
-        fwd.push('"');
+    let mut fwd = Vec::with_capacity(hop.forwarded.len() + 40);
+    fwd.extend_from_slice(hop.forwarded.as_bytes());
+    if let Some(h) = host {
+        fwd.extend_from_slice(b";host=\"");
+        fwd.extend(h.as_bytes().iter().filter(|b| !matches!(b, b'"' | b'\\')));
+        fwd.push(b'"');
     }
-    let forwarded = match (trust, joined(headers, &header::FORWARDED)) {
-        (true, Some(prev)) => format!("{prev}, {fwd}"),
-        _ => fwd,
-    };
-    if !trust || !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(hop.proto));
-    }
-    if !trust || !headers.contains_key(&X_FORWARDED_HOST) {
-        headers.remove(&X_FORWARDED_HOST);
-        if let Some(v) = hop.host.and_then(|h| HeaderValue::from_str(h).ok()) {
-            headers.insert(X_FORWARDED_HOST, v);
+    if trust {
+        let xff = match joined(headers, &X_FORWARDED_FOR) {
+            Some(prev) => value(format!("{prev}, {}", hop.peer).into_bytes()),
+            None => hop.peer_value.clone(),
+        };
+        if let Some(prev) = joined(headers, &header::FORWARDED) {
+            let mut chain = prev.into_bytes();
+            chain.extend_from_slice(b", ");
+            chain.extend_from_slice(&fwd);
+            fwd = chain;
         }
+        headers.insert(X_FORWARDED_FOR, xff);
+        if !headers.contains_key(&X_FORWARDED_PROTO) {
+            headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(hop.proto));
+        }
+        if !headers.contains_key(&X_FORWARDED_HOST) {
+            if let Some(h) = host {
+                headers.insert(X_FORWARDED_HOST, h.clone());
+            }
+        }
+    } else {
+        headers.insert(X_FORWARDED_FOR, hop.peer_value.clone());
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(hop.proto));
+        match host {
+            Some(h) => headers.insert(X_FORWARDED_HOST, h.clone()),
+            None => headers.remove(&X_FORWARDED_HOST),
+        };
     }
-    put(headers, X_FORWARDED_FOR, &xff);
-    put(headers, header::FORWARDED, &forwarded);
+    headers.insert(header::FORWARDED, value(fwd));
 }
 
 /// Appends this proxy to `Via` (RFC 9110 §7.6.3) for a message received as `version`.
 pub fn append_via(headers: &mut HeaderMap, version: http::Version) {
-    let proto = match version {
-        http::Version::HTTP_10 => "1.0",
-        http::Version::HTTP_2 => "2",
-        http::Version::HTTP_3 => "3",
-        _ => "1.1",
+    let ours = match version {
+        http::Version::HTTP_10 => "1.0 usher",
+        http::Version::HTTP_2 => "2 usher",
+        http::Version::HTTP_3 => "3 usher",
+        _ => "1.1 usher",
     };
     let via = match joined(headers, &header::VIA) {
-        Some(prev) => format!("{prev}, {proto} usher"),
-        None => format!("{proto} usher"),
+        Some(prev) => value(format!("{prev}, {ours}").into_bytes()),
+        None => HeaderValue::from_static(ours),
     };
-    put(headers, header::VIA, &via);
+    headers.insert(header::VIA, via);
+}
+
+/// A header value from bytes we assembled from valid header values and IP addresses;
+/// takes the buffer without copying it.
+fn value(bytes: Vec<u8>) -> HeaderValue {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// All values of a header joined with ", ", if any are valid text.
@@ -164,13 +202,6 @@ fn joined(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .collect();
     (!parts.is_empty()).then(|| parts.join(", "))
-}
-
-fn put(headers: &mut HeaderMap, name: HeaderName, value: &str) {
-    // Every piece we build from is already a valid header value or an IP address.
-    if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(name, v);
-    }
 }
 
 /// Makes unique request ids cheaply: a per-process random prefix and a counter.
@@ -209,8 +240,7 @@ impl RequestIds {
             }
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:08x}-{n:x}", self.prefix);
-        HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid"))
+        value(format!("{:08x}-{n:x}", self.prefix).into_bytes())
     }
 }
 

@@ -116,12 +116,9 @@ fn forwarding_table() {
             h.insert(X_FORWARDED_FOR, HeaderValue::from_str(x).unwrap());
         }
         h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-        let hop = Hop {
-            peer: peer.parse().unwrap(),
-            proto: "https",
-            host: Some("shop.example"),
-        };
-        set_forwarding(&mut h, hop, &trusted);
+        let hop = Hop::new(peer.parse().unwrap(), "https");
+        let host = HeaderValue::from_static("shop.example");
+        set_forwarding(&mut h, &hop, Some(&host), &trusted);
         assert_eq!(h[&X_FORWARDED_FOR], want, "peer {peer} xff {xff:?}");
         let trusted_peer = peer.starts_with("10.");
         assert_eq!(
@@ -140,11 +137,8 @@ fn forwarded_quotes_ipv6() {
     let mut h = HeaderMap::new();
     set_forwarding(
         &mut h,
-        Hop {
-            peer: "::1".parse().unwrap(),
-            proto: "https",
-            host: None,
-        },
+        &Hop::new("::1".parse().unwrap(), "https"),
+        None,
         &[],
     );
     assert_eq!(h[header::FORWARDED], "for=\"[::1]\";proto=https");
