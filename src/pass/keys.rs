@@ -63,3 +63,131 @@ fn write_new(path: &Path, contents: &str, secret: bool) -> Result<(), KeyError> 
     f.write_all(contents.as_bytes()).map_err(err)?;
     f.sync_all().map_err(err)
 }
+
+/// The pass keys in use: one signs, every one listed verifies (rotation: add the new key
+/// as signer, keep the old one as verifier until its passes expire).
+pub struct KeyRing {
+    signing_kid: String,
+    encoding: jsonwebtoken::EncodingKey,
+    verifying: std::collections::HashMap<String, jsonwebtoken::DecodingKey>,
+    public: Vec<(String, [u8; 32])>,
+}
+
+/// Why a key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyLoadError {
+    /// Not a PEM file of the expected kind.
+    #[error("key {kid}: {reason}")]
+    Parse {
+        /// Which key.
+        kid: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Two keys share one id.
+    #[error("key id {0} is listed twice; every key needs its own kid")]
+    DuplicateKid(String),
+    /// A fresh key could not be generated.
+    #[error(transparent)]
+    Generate(#[from] KeyError),
+}
+
+/// The DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw key follows it.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+impl KeyRing {
+    /// Loads the signing key (PKCS#8 PEM) and extra verify-only public keys (SPKI PEM).
+    pub fn from_pem(
+        kid: &str,
+        private_pem: &str,
+        verify_only: &[(String, String)],
+    ) -> Result<Self, KeyLoadError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
+        let err = |kid: &str, reason: String| KeyLoadError::Parse {
+            kid: kid.to_string(),
+            reason,
+        };
+        let der = PrivatePkcs8KeyDer::from_pem_slice(private_pem.as_bytes())
+            .map_err(|e| err(kid, format!("not a PKCS#8 private key PEM: {e}")))?;
+        let pair =
+            ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.secret_pkcs8_der())
+                .map_err(|e| err(kid, format!("not an Ed25519 key: {e}")))?;
+        let mut public = vec![(
+            kid.to_string(),
+            raw32(ring::signature::KeyPair::public_key(&pair).as_ref()),
+        )];
+        for (other, pem) in verify_only {
+            let spki = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
+                .map_err(|e| err(other, format!("not a public key PEM: {e}")))?;
+            let bytes = spki.as_ref();
+            if bytes.len() != 44 || bytes[..12] != ED25519_SPKI_PREFIX {
+                return Err(err(other, "not an Ed25519 public key".into()));
+            }
+            if public.iter().any(|(k, _)| k == other) {
+                return Err(KeyLoadError::DuplicateKid(other.clone()));
+            }
+            public.push((other.clone(), raw32(&bytes[12..])));
+        }
+        let verifying = public
+            .iter()
+            .map(|(k, x)| (k.clone(), jsonwebtoken::DecodingKey::from_ed_der(x)))
+            .collect();
+        Ok(Self {
+            signing_kid: kid.to_string(),
+            encoding: jsonwebtoken::EncodingKey::from_ed_der(der.secret_pkcs8_der()),
+            verifying,
+            public,
+        })
+    }
+
+    /// A fresh in-memory key pair (the demo, and tests).
+    pub fn generate(kid: &str) -> Result<Self, KeyLoadError> {
+        let pair = generate()?;
+        Self::from_pem(kid, &pair.private_pem, &[])
+    }
+
+    /// The id of the signing key.
+    pub fn signing_kid(&self) -> &str {
+        &self.signing_kid
+    }
+
+    /// The signing key.
+    pub fn encoding(&self) -> &jsonwebtoken::EncodingKey {
+        &self.encoding
+    }
+
+    /// The verify key with this id, if it is configured.
+    pub fn verifier(&self, kid: &str) -> Option<&jsonwebtoken::DecodingKey> {
+        self.verifying.get(kid)
+    }
+
+    /// The public keys as a JWKS document (RFC 7517 / RFC 8037 `OKP` keys).
+    pub fn jwks(&self) -> String {
+        use base64::Engine;
+        let keys: Vec<serde_json::Value> = self
+            .public
+            .iter()
+            .map(|(kid, x)| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "alg": "EdDSA",
+                    "use": "sig",
+                    "kid": kid,
+                    "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(x),
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys }).to_string()
+    }
+}
+
+fn raw32(b: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let n = b.len().min(32);
+    out[..n].copy_from_slice(&b[..n]);
+    out
+}

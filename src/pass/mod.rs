@@ -1,6 +1,10 @@
-//! Passes: the signed proof that a visitor was admitted. This issue brings only the keys;
-//! minting and verification arrive with the waiting room.
+//! Passes: the signed proof that a visitor was admitted (DESIGN §6). Knows no queues and
+//! no HTTP: the proxy and the backend both verify with this code.
 
 pub mod keys;
+pub mod token;
+
+pub use keys::KeyRing;
+pub use token::{PassClaims, Passes, Rejection, Session};
 #[cfg(test)]
 mod tests;

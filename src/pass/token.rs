@@ -1,0 +1,287 @@
+//! Minting and verifying passes: EdDSA JWTs with pinned algorithm, required claims, a
+//! 5-second leeway, revocation by session id, and a cache so that a pass seen before costs
+//! a hash lookup instead of a signature check.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::keys::KeyRing;
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECS: u64 = 5;
+/// Verified passes remembered before the cache is pruned.
+const CACHE_MAX: usize = 200_000;
+
+/// What a pass says. `jti` is the session id: it stays the same across renewals, so
+/// revoking it ends the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassClaims {
+    /// Issuer: this usher deployment.
+    pub iss: String,
+    /// Audience: the room the pass admits to.
+    pub aud: String,
+    /// The visitor id.
+    pub sub: String,
+    /// Session id.
+    pub jti: String,
+    /// Issued at (Unix seconds).
+    pub iat: u64,
+    /// Not before.
+    pub nbf: u64,
+    /// Expires (idle timeout; renewed while active).
+    pub exp: u64,
+    /// Session start.
+    pub sst: u64,
+    /// Session hard end: `exp` never passes it (`session_max`).
+    pub send: u64,
+}
+
+/// Why a pass was refused; `as_str` is the metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Not a JWT, or claims of the wrong shape.
+    #[error("malformed pass")]
+    Malformed,
+    /// Any algorithm but EdDSA (`none`, `HS256`…).
+    #[error("algorithm not allowed")]
+    BadAlgorithm,
+    /// No `kid`, or one that is not configured.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// The signature does not match.
+    #[error("bad signature")]
+    BadSignature,
+    /// Issued by someone else.
+    #[error("wrong issuer")]
+    WrongIssuer,
+    /// For another room.
+    #[error("wrong audience")]
+    WrongAudience,
+    /// Past `exp` (+ leeway).
+    #[error("expired")]
+    Expired,
+    /// Before `nbf` (− leeway).
+    #[error("not yet valid")]
+    NotYetValid,
+    /// The session was ended (left, completed, or revoked for abuse).
+    #[error("revoked")]
+    Revoked,
+}
+
+impl Rejection {
+    /// Label for `usher_pass_rejections_total{reason}`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::BadAlgorithm => "bad_algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// Why a pass could not be minted.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    /// Signing failed (a broken key).
+    #[error("cannot sign pass: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+    /// The system random source failed.
+    #[error("no randomness for a session id")]
+    Random,
+}
+
+/// Session timing for a new pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    /// Idle timeout in seconds (sliding).
+    pub idle: u64,
+    /// Hard maximum in seconds from the session start.
+    pub max: u64,
+}
+
+/// Mints and verifies passes for one issuer.
+pub struct Passes {
+    keys: KeyRing,
+    issuer: String,
+    validation: Validation,
+    /// Verified tokens (whole compact form, so an edited payload never hits).
+    cache: DashMap<Box<str>, Arc<PassClaims>>,
+    /// Revoked session ids and when their last pass expires (then they can be forgotten).
+    revoked: DashMap<Box<str>, u64>,
+    rng: ring::rand::SystemRandom,
+}
+
+impl Passes {
+    /// A pass service signing with `keys` as `issuer`.
+    pub fn new(keys: KeyRing, issuer: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        // Time and audience are checked by `verify` against its own clock and the room;
+        // the library checks signature, algorithm, issuer and that every claim is present.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        Self {
+            keys,
+            issuer: issuer.to_string(),
+            validation,
+            cache: DashMap::new(),
+            revoked: DashMap::new(),
+            rng: ring::rand::SystemRandom::new(),
+        }
+    }
+
+    /// The public keys as JWKS, for `/_usher/jwks.json` and the backend.
+    pub fn jwks(&self) -> String {
+        self.keys.jwks()
+    }
+
+    /// Mints a new session's pass for `visitor` in `room` at Unix time `now`.
+    pub fn mint(
+        &self,
+        room: &str,
+        visitor: &str,
+        session: Session,
+        now: u64,
+    ) -> Result<(String, PassClaims), MintError> {
+        let mut id = [0u8; 16];
+        ring::rand::SecureRandom::fill(&self.rng, &mut id).map_err(|_| MintError::Random)?;
+        let send = now + session.max;
+        let claims = PassClaims {
+            iss: self.issuer.clone(),
+            aud: room.to_string(),
+            sub: visitor.to_string(),
+            jti: id.iter().map(|b| format!("{b:02x}")).collect(),
+            iat: now,
+            nbf: now,
+            exp: (now + session.idle).min(send),
+            sst: now,
+            send,
+        };
+        Ok((self.sign(&claims)?, claims))
+    }
+
+    /// A renewed pass when `claims` has used more than half its idle window and the
+    /// session may still go on; `None` when the current pass should be kept.
+    pub fn renew(
+        &self,
+        claims: &PassClaims,
+        idle: u64,
+        now: u64,
+    ) -> Result<Option<(String, PassClaims)>, MintError> {
+        let new_exp = (now + idle).min(claims.send);
+        if new_exp <= claims.exp || claims.exp.saturating_sub(now) > idle / 2 {
+            return Ok(None);
+        }
+        let renewed = PassClaims {
+            iat: now,
+            nbf: now,
+            exp: new_exp,
+            ..claims.clone()
+        };
+        Ok(Some((self.sign(&renewed)?, renewed)))
+    }
+
+    fn sign(&self, claims: &PassClaims) -> Result<String, MintError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.keys.signing_kid().to_string());
+        Ok(jsonwebtoken::encode(&header, claims, self.keys.encoding())?)
+    }
+
+    /// Verifies `token` for `room` at Unix time `now`.
+    pub fn verify(&self, token: &str, room: &str, now: u64) -> Result<Arc<PassClaims>, Rejection> {
+        let claims = match self.cache.get(token) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Arc::new(self.check_signature(token)?);
+                self.remember(token, c.clone(), now);
+                c
+            }
+        };
+        if claims.aud != room {
+            return Err(Rejection::WrongAudience);
+        }
+        if now + LEEWAY_SECS < claims.nbf {
+            return Err(Rejection::NotYetValid);
+        }
+        if now > claims.exp + LEEWAY_SECS {
+            return Err(Rejection::Expired);
+        }
+        if self.revoked.contains_key(claims.jti.as_str()) {
+            return Err(Rejection::Revoked);
+        }
+        Ok(claims)
+    }
+
+    fn check_signature(&self, token: &str) -> Result<PassClaims, Rejection> {
+        use jsonwebtoken::errors::ErrorKind;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| raw_header_rejection(token))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(Rejection::BadAlgorithm);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.verifier(kid))
+            .ok_or(Rejection::UnknownKey)?;
+        jsonwebtoken::decode::<PassClaims>(token, key, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => Rejection::BadSignature,
+                ErrorKind::InvalidAlgorithm => Rejection::BadAlgorithm,
+                ErrorKind::InvalidIssuer => Rejection::WrongIssuer,
+                _ => Rejection::Malformed,
+            })
+    }
+
+    fn remember(&self, token: &str, claims: Arc<PassClaims>, now: u64) {
+        if self.cache.len() >= CACHE_MAX {
+            self.cache.retain(|_, c| c.exp + LEEWAY_SECS >= now);
+            if self.cache.len() >= CACHE_MAX {
+                // Still full of live passes: start over rather than grow without bound.
+                self.cache.clear();
+            }
+        }
+        self.cache.insert(token.into(), claims);
+    }
+
+    /// Ends the session `jti`; its passes are refused from now on. `until` is when its
+    /// last pass expires (after that the entry is no longer needed).
+    pub fn revoke(&self, jti: &str, until: u64, now: u64) {
+        if self.revoked.len() >= CACHE_MAX {
+            self.revoked.retain(|_, u| *u + LEEWAY_SECS >= now);
+        }
+        self.revoked.insert(jti.into(), until);
+    }
+}
+
+/// Names the reason for a header the JWT library could not even parse: an algorithm it
+/// does not know (`none`, say) is an algorithm attack, anything else is malformed.
+fn raw_header_rejection(token: &str) -> Rejection {
+    use base64::Engine;
+    let alg = token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
+    match alg {
+        Some(a) if a != "EdDSA" => Rejection::BadAlgorithm,
+        _ => Rejection::Malformed,
+    }
+}
