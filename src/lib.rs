@@ -12,5 +12,6 @@ pub mod config;
 pub mod metrics;
 pub mod pass;
 pub mod proxy;
+pub mod room;
 pub mod server;
 pub mod tls;

@@ -1,0 +1,93 @@
+//! A Fenwick (binary indexed) tree of counts: exact "how many live visitors are in front
+//! of position p" in O(log n), at 4 bytes per position.
+
+/// Counts per position with prefix sums.
+#[derive(Debug, Default, Clone)]
+pub struct Fenwick {
+    tree: Vec<u32>,
+}
+
+impl Fenwick {
+    /// Grows the tree to hold positions `0..len`, keeping existing counts.
+    pub fn grow(&mut self, len: usize) {
+        let old = self.tree.len();
+        if len <= old {
+            return;
+        }
+        // Rebuild in O(n): a Fenwick node covers a range that may now extend past `old`.
+        let mut values = Vec::with_capacity(len);
+        for i in 0..old {
+            values.push(self.point(i));
+        }
+        values.resize(len, 0);
+        self.tree = values;
+        for i in 0..len {
+            let parent = i | (i + 1);
+            if parent < len {
+                self.tree[parent] += self.tree[i];
+            }
+        }
+    }
+
+    /// Number of positions.
+    pub fn len(&self) -> usize {
+        self.tree.len()
+    }
+
+    /// Adds `delta` (±1) at position `i`.
+    pub fn add(&mut self, mut i: usize, delta: i32) {
+        while i < self.tree.len() {
+            self.tree[i] = self.tree[i].wrapping_add_signed(delta);
+            i |= i + 1;
+        }
+    }
+
+    /// Sum of counts at positions `0..i` (exclusive).
+    pub fn prefix(&self, i: usize) -> u32 {
+        let mut i = i.min(self.tree.len());
+        let mut sum = 0u32;
+        while i > 0 {
+            sum = sum.wrapping_add(self.tree[i - 1]);
+            i &= i - 1;
+        }
+        sum
+    }
+
+    /// The count at position `i` alone.
+    fn point(&self, i: usize) -> u32 {
+        self.prefix(i + 1).wrapping_sub(self.prefix(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fenwick;
+
+    #[test]
+    fn matches_a_naive_count_while_growing() {
+        let mut f = Fenwick::default();
+        let mut naive = Vec::new();
+        let mut x = 12345u64;
+        for round in 0..50 {
+            let len = (round + 1) * 37;
+            f.grow(len);
+            naive.resize(len, 0u32);
+            for _ in 0..100 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let i = (x >> 33) as usize % len;
+                if naive[i] == 0 || x & 1 == 0 {
+                    naive[i] += 1;
+                    f.add(i, 1);
+                } else {
+                    naive[i] -= 1;
+                    f.add(i, -1);
+                }
+            }
+            for i in 0..=len {
+                assert_eq!(f.prefix(i), naive[..i].iter().sum::<u32>());
+            }
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! Rooms: the fair line and the admission engine (DESIGN §4). Plain logic: no HTTP, no
+//! sockets, no clock of its own — every call takes `now`, so tests drive time directly.
+//!
+//! A room admits `new_per_minute` visitors at most (a token bucket) while fewer than
+//! `max_active` sessions are active or called. Called visitors must claim within
+//! `claim_window`; waiting visitors who stop polling for `abandon_after` are skipped; both
+//! may come back within `recall_window` and are then served before the line.
+
+mod fenwick;
+pub mod line;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+pub use line::{Line, Slot};
+
+/// How a room lets visitors in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No line: everyone in at once (sessions are still counted).
+    Open,
+    /// A line only while capacity or rate would be exceeded.
+    Auto,
+    /// Everyone joins the line (a sale that must start fair).
+    Queue,
+    /// Nobody new is called; the line keeps its order; pass holders continue.
+    Paused,
+    /// Over: nobody joins, nobody is called.
+    Closed,
+}
+
+/// A room's admission settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomSettings {
+    /// Sessions inside (plus called-unclaimed) at once.
+    pub max_active: u32,
+    /// Admissions per minute; 0 means capacity alone limits.
+    pub new_per_minute: u32,
+    /// Pass idle timeout (sliding).
+    pub session_idle: Duration,
+    /// Hard session maximum.
+    pub session_max: Duration,
+    /// Time a called visitor has to come in.
+    pub claim_window: Duration,
+    /// Missed-poll time after which a waiting visitor is skipped.
+    pub abandon_after: Duration,
+    /// Time after a skip or lapse during which a returning visitor goes to the front.
+    pub recall_window: Duration,
+    /// How visitors are let in.
+    pub mode: Mode,
+}
+
+/// What a join gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// In at once (open, or auto with room to spare): the session is registered.
+    Admitted,
+    /// A place in line.
+    Queued(usize),
+    /// The room is closed.
+    Closed,
+}
+
+/// What a polling visitor is told.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Visit {
+    /// Still in line.
+    Waiting(Position),
+    /// Paused: in line, nobody is being called.
+    Paused(Position),
+    /// It is your turn: claim within the claim window.
+    Called,
+    /// Already claimed.
+    Admitted,
+    /// The room is closed.
+    Closed,
+    /// The place was lost (skipped/lapsed longer ago than the recall window, or left).
+    Gone,
+}
+
+/// A place's standing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// Live visitors in front (never grows while the visitor keeps polling).
+    pub ahead: u32,
+    /// Live visitors behind.
+    pub behind: u32,
+    /// Estimated seconds until called, from the measured admission rate.
+    pub eta_seconds: Option<u32>,
+    /// When to poll again, chosen by distance from the front, with jitter.
+    pub poll_ms: u32,
+}
+
+/// Counters and gauges for metrics and the admin view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Waiting in the main line.
+    pub waiting: u32,
+    /// Waiting in the recall lane.
+    pub recalled_waiting: u32,
+    /// Called, not yet claimed.
+    pub called: u32,
+    /// Active sessions.
+    pub active: u32,
+    /// Admitted since start.
+    pub admitted_total: u64,
+    /// Calls that lapsed since start.
+    pub lapsed_total: u64,
+    /// Waiting visitors skipped for not polling since start.
+    pub abandoned_total: u64,
+    /// Visitors recalled to the front since start.
+    pub recalled_total: u64,
+}
+
+/// How far past the known end of the line a returning ticket may be re-placed (places
+/// handed out after the last persisted state); bounds memory for a stale ticket.
+const RESTORE_SLACK: usize = 1_000_000;
+
+/// Places swept for abandonment per tick: bounds tick cost for very long lines.
+const SWEEP_BUDGET: usize = 20_000;
+
+/// One room's line, sessions and admission state.
+#[derive(Debug)]
+pub struct Room {
+    settings: RoomSettings,
+    line: Line,
+    /// Active sessions: session id → expiry (Unix seconds).
+    sessions: HashMap<String, u32>,
+    tokens: f64,
+    refilled_ms: u64,
+    /// Times (Unix seconds) of recent calls, for the admission-rate estimate.
+    recent_calls: VecDeque<u32>,
+    stats: Stats,
+}
+
+fn secs(d: Duration) -> u32 {
+    d.as_secs().min(u32::MAX as u64) as u32
+}
+
+fn to_secs(now_ms: u64) -> u32 {
+    (now_ms / 1000).min(u32::MAX as u64) as u32
+}
+
+impl Room {
+    /// A new, empty room.
+    pub fn new(settings: RoomSettings, now_ms: u64) -> Self {
+        Self {
+            tokens: Self::burst(&settings),
+            settings,
+            line: Line::default(),
+            sessions: HashMap::new(),
+            refilled_ms: now_ms,
+            recent_calls: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Admissions that may happen back to back: one second's worth, at least one.
+    fn burst(s: &RoomSettings) -> f64 {
+        (s.new_per_minute as f64 / 60.0).max(1.0)
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &RoomSettings {
+        &self.settings
+    }
+
+    /// Changes settings live (mode, capacity, rate…) without touching the line.
+    pub fn reconfigure(&mut self, settings: RoomSettings) {
+        self.tokens = self.tokens.min(Self::burst(&settings));
+        self.settings = settings;
+    }
+
+    /// The line (read-only), e.g. for persistence.
+    pub fn line(&self) -> &Line {
+        &self.line
+    }
+
+    /// Free capacity: `max_active − active − called`.
+    fn free(&self) -> u32 {
+        self.settings
+            .max_active
+            .saturating_sub(self.sessions.len() as u32 + self.line.called())
+    }
+
+    fn refill(&mut self, now_ms: u64) {
+        let elapsed = now_ms.saturating_sub(self.refilled_ms);
+        self.refilled_ms = self.refilled_ms.max(now_ms);
+        if self.settings.new_per_minute == 0 {
+            self.tokens = f64::MAX;
+            return;
+        }
+        if self.tokens == f64::MAX {
+            self.tokens = Self::burst(&self.settings);
+        }
+        let rate_per_ms = self.settings.new_per_minute as f64 / 60_000.0;
+        self.tokens = (self.tokens + elapsed as f64 * rate_per_ms).min(Self::burst(&self.settings));
+    }
+
+    fn open_session(&mut self, session: &str, now: u32) {
+        let exp = now.saturating_add(secs(self.settings.session_idle));
+        self.sessions.insert(session.to_string(), exp);
+        self.stats.admitted_total += 1;
+    }
+
+    /// A visitor arrives. `session` is the id the pass will carry if they are let in now.
+    pub fn join(&mut self, session: &str, now_ms: u64) -> Join {
+        let now = to_secs(now_ms);
+        self.refill(now_ms);
+        match self.settings.mode {
+            Mode::Closed => Join::Closed,
+            Mode::Open => {
+                self.open_session(session, now);
+                Join::Admitted
+            }
+            Mode::Auto
+                if self.line.waiting() == 0
+                    && self.line.recalled() == 0
+                    && self.free() > 0
+                    && self.tokens >= 1.0 =>
+            {
+                self.tokens -= 1.0;
+                self.note_call(now);
+                self.open_session(session, now);
+                Join::Admitted
+            }
+            Mode::Auto | Mode::Queue | Mode::Paused => Join::Queued(self.line.join(now)),
+        }
+    }
+
+    /// A visitor holding a ticket for `place` polls.
+    pub fn poll(&mut self, place: usize, now_ms: u64) -> Visit {
+        let now = to_secs(now_ms);
+        if self.settings.mode == Mode::Closed {
+            return Visit::Closed;
+        }
+        if self.line.slot(place) == Slot::Unknown && place < self.line.len() + RESTORE_SLACK {
+            // A ticket this node has not seen (a restart lost the places handed out after
+            // the last persisted state): put its holder back at the same place.
+            self.line.restore(place, now);
+        }
+        if self
+            .line
+            .recall(place, now, secs(self.settings.recall_window))
+        {
+            self.stats.recalled_total += 1;
+        }
+        match self.line.slot(place) {
+            Slot::Waiting(_) | Slot::Recalled => {
+                self.line.seen(place, now);
+                let pos = self.position(place, now);
+                if self.settings.mode == Mode::Paused {
+                    Visit::Paused(pos)
+                } else {
+                    Visit::Waiting(pos)
+                }
+            }
+            Slot::Called(_) => Visit::Called,
+            Slot::Admitted => Visit::Admitted,
+            Slot::Left | Slot::Skipped(_) | Slot::Lapsed(_) | Slot::Unknown => Visit::Gone,
+        }
+    }
+
+    fn position(&self, place: usize, now: u32) -> Position {
+        let (ahead, behind) = match self.line.slot(place) {
+            // In the recall lane: only earlier recalls are in front.
+            Slot::Recalled => (0, self.line.waiting()),
+            // The recall lane is not counted: a recall must never push anyone back.
+            _ => (self.line.ahead(place), self.line.behind(place)),
+        };
+        Position {
+            ahead,
+            behind,
+            eta_seconds: self.eta(ahead, now),
+            poll_ms: poll_ms(ahead, place as u64 ^ now as u64),
+        }
+    }
+
+    fn note_call(&mut self, now: u32) {
+        self.recent_calls.push_back(now);
+        while self.recent_calls.front().is_some_and(|&t| t + 60 < now) {
+            self.recent_calls.pop_front();
+        }
+    }
+
+    /// Seconds until `ahead` visitors are called at the rate measured over the last minute
+    /// (or the configured rate before any call was measured).
+    fn eta(&self, ahead: u32, now: u32) -> Option<u32> {
+        let window = self
+            .recent_calls
+            .front()
+            .map(|&t| now.saturating_sub(t).max(1))
+            .unwrap_or(60)
+            .min(60);
+        let measured = self.recent_calls.len() as f64 / window as f64;
+        let per_sec = if measured > 0.0 {
+            measured
+        } else if self.settings.new_per_minute > 0 {
+            self.settings.new_per_minute as f64 / 60.0
+        } else {
+            return None;
+        };
+        Some(((ahead as f64 + 1.0) / per_sec).ceil() as u32)
+    }
+
+    /// A called visitor comes in: the call becomes a session. False if not (or no longer)
+    /// called.
+    pub fn claim(&mut self, place: usize, session: &str, now_ms: u64) -> bool {
+        if self.line.claim(place) {
+            self.open_session(session, to_secs(now_ms));
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A session showed activity; its pass now expires at `exp` (Unix seconds).
+    pub fn touch_session(&mut self, session: &str, exp: u64) {
+        if let Some(e) = self.sessions.get_mut(session) {
+            *e = (*e).max(exp.min(u32::MAX as u64) as u32);
+        }
+    }
+
+    /// A session ended (left, completed, revoked): its slot is free at once.
+    pub fn end_session(&mut self, session: &str) -> bool {
+        self.sessions.remove(session).is_some()
+    }
+
+    /// A waiting or called visitor gives up their place.
+    pub fn leave(&mut self, place: usize) -> bool {
+        self.line.leave(place)
+    }
+
+    /// Runs admission: expire sessions and calls, skip the absent, then call as many as
+    /// capacity and rate allow. Returns the places called.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<usize> {
+        let now = to_secs(now_ms);
+        self.refill(now_ms);
+        self.sessions.retain(|_, exp| *exp >= now);
+        self.stats.lapsed_total += self.line.lapse(now) as u64;
+        let stale_before = now.saturating_sub(secs(self.settings.abandon_after));
+        self.stats.abandoned_total += self.line.sweep(now, stale_before, SWEEP_BUDGET) as u64;
+        if matches!(self.settings.mode, Mode::Paused | Mode::Closed) {
+            return Vec::new();
+        }
+        let budget = if self.settings.new_per_minute == 0 {
+            u32::MAX
+        } else {
+            self.tokens.floor().max(0.0) as u32
+        };
+        let n = self.free().min(budget);
+        if n == 0 {
+            return Vec::new();
+        }
+        let deadline = now.saturating_add(secs(self.settings.claim_window));
+        let (called, skipped) = self.line.call(n, now, deadline, stale_before);
+        self.stats.abandoned_total += skipped as u64;
+        if self.settings.new_per_minute > 0 {
+            self.tokens -= called.len() as f64;
+        }
+        for _ in &called {
+            self.note_call(now);
+        }
+        called
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            waiting: self.line.waiting(),
+            recalled_waiting: self.line.recalled(),
+            called: self.line.called(),
+            active: self.sessions.len() as u32,
+            ..self.stats
+        }
+    }
+}
+
+/// Poll interval: short near the front (so a call is noticed fast), long at the back (so a
+/// million visitors cost little), with ±20% jitter so polls do not arrive in waves.
+pub fn poll_ms(ahead: u32, seed: u64) -> u32 {
+    let base: u32 = match ahead {
+        0..=9 => 1_000,
+        10..=99 => 2_000,
+        100..=999 => 5_000,
+        1_000..=9_999 => 10_000,
+        _ => 20_000,
+    };
+    // splitmix64 of the seed: cheap, deterministic per visitor and second.
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let jitter = (z % 401) as i64 - 200; // −20.0% … +20.0% in 0.1% steps
+    (base as i64 + base as i64 * jitter / 1000) as u32
+}
+
+#[cfg(test)]
+mod tests;
