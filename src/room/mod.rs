@@ -8,6 +8,7 @@
 
 mod fenwick;
 pub mod line;
+pub mod ticket;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
