@@ -147,6 +147,12 @@ impl Line {
         }
     }
 
+    /// Hands out no place below `to` any more: after a restart, places issued after the
+    /// last saved state may still come back with their tickets.
+    pub fn reserve(&mut self, to: usize) {
+        self.ensure(to);
+    }
+
     /// Records a poll from a waiting visitor.
     pub fn seen(&mut self, place: usize, now: u32) {
         if let Some(Slot::Waiting(t)) = self.slots.get_mut(place) {

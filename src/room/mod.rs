@@ -120,6 +120,30 @@ const RESTORE_SLACK: usize = 1_000_000;
 /// Places swept for abandonment per tick: bounds tick cost for very long lines.
 const SWEEP_BUDGET: usize = 20_000;
 
+/// The little per-room state that tickets do not carry, saved so a restart loses nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Saved {
+    /// First place not yet dealt with.
+    pub head: usize,
+    /// Places handed out.
+    pub len: usize,
+    /// No place below this is handed out after a restart (covers joins after the save).
+    pub reserved: usize,
+    /// Active sessions: (session id, expiry in Unix seconds).
+    pub sessions: Vec<(String, u32)>,
+    /// Totals since the room was created.
+    pub admitted_total: u64,
+    /// Lapsed calls since the room was created.
+    pub lapsed_total: u64,
+    /// Abandoned visitors since the room was created.
+    pub abandoned_total: u64,
+    /// Recalls since the room was created.
+    pub recalled_total: u64,
+}
+
+/// Places reserved beyond the saved length for joins that happen between two saves.
+const RESERVE_AHEAD: usize = 100_000;
+
 /// One room's line, sessions and admission state.
 #[derive(Debug)]
 pub struct Room {
@@ -363,6 +387,40 @@ impl Room {
             self.note_call(now);
         }
         called
+    }
+
+    /// What must survive a restart.
+    pub fn save(&self) -> Saved {
+        let len = self.line.len();
+        Saved {
+            head: self.line.head(),
+            len,
+            reserved: len + RESERVE_AHEAD,
+            sessions: self.sessions.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            admitted_total: self.stats.admitted_total,
+            lapsed_total: self.stats.lapsed_total,
+            abandoned_total: self.stats.abandoned_total,
+            recalled_total: self.stats.recalled_total,
+        }
+    }
+
+    /// A room rebuilt from saved state: every place that was not yet dealt with is
+    /// presumed waiting (so positions never jump while tickets trickle back; the sweep
+    /// skips those that never return), and new joins go after the reserved range.
+    pub fn restore(settings: RoomSettings, saved: &Saved, now_ms: u64) -> Self {
+        let mut room = Self::new(settings, now_ms);
+        let now = to_secs(now_ms);
+        room.line.presume_waiting(saved.head, saved.len, now);
+        room.line.reserve(saved.reserved.max(saved.len));
+        room.sessions = saved.sessions.iter().cloned().collect();
+        room.stats = Stats {
+            admitted_total: saved.admitted_total,
+            lapsed_total: saved.lapsed_total,
+            abandoned_total: saved.abandoned_total,
+            recalled_total: saved.recalled_total,
+            ..Stats::default()
+        };
+        room
     }
 
     /// Current counters.

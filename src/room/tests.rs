@@ -225,11 +225,10 @@ fn restart_replaces_ticket_holders_in_order() {
         .map(|i| place(room.join(&format!("s{i}"), T0)))
         .collect();
     room.tick(T0 + 100);
-    let (head, len) = (room.line().head(), room.line().len());
-    // After: a fresh room from the persisted head and length; tickets come back in any
-    // order and each sees the same `ahead` as before.
-    let mut after = Room::new(settings(Mode::Queue), T0 + 5_000);
-    after.line.presume_waiting(head, len, to_secs(T0 + 5_000));
+    let saved = room.save();
+    // After: a room rebuilt from the saved state; tickets come back in any order and each
+    // sees the same `ahead` as before.
+    let mut after = Room::restore(settings(Mode::Queue), &saved, T0 + 5_000);
     for &p in places[1..].iter().rev() {
         assert_eq!(ahead(after.poll(p, T0 + 6_000)), (p - 1) as u32);
     }
@@ -287,4 +286,34 @@ fn eta_follows_the_measured_rate() {
         eta.abs_diff(expected) <= expected / 5 + 2,
         "eta {eta} vs {expected}"
     );
+}
+
+#[test]
+fn joins_after_a_restart_go_behind_places_issued_before_it() {
+    let mut room = Room::new(settings(Mode::Queue), T0);
+    let early = place(room.join("a", T0));
+    let saved = room.save();
+    // Joined after the save, before the crash: not in the saved length.
+    let unsaved = place(room.join("b", T0 + 10));
+    let mut after = Room::restore(settings(Mode::Queue), &saved, T0 + 1_000);
+    let fresh = place(after.join("c", T0 + 1_000));
+    assert!(
+        fresh > unsaved,
+        "a new join never takes a place issued before the crash"
+    );
+    // The unsaved ticket comes back and is put back in front of the new joiner.
+    assert_eq!(ahead(after.poll(unsaved, T0 + 1_100)), 1);
+    assert_eq!(ahead(after.poll(fresh, T0 + 1_100)), 2);
+    assert_eq!(ahead(after.poll(early, T0 + 1_100)), 0);
+    let mut order = Vec::new();
+    let mut now = T0 + 1_100;
+    while order.len() < 3 {
+        now += 100;
+        for p in after.tick(now) {
+            assert!(after.claim(p, &format!("s{p}"), now));
+            after.end_session(&format!("s{p}"));
+            order.push(p);
+        }
+    }
+    assert_eq!(order, vec![early, unsaved, fresh]);
 }
