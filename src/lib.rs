@@ -14,4 +14,5 @@ pub mod pass;
 pub mod proxy;
 pub mod room;
 pub mod server;
+pub mod store;
 pub mod tls;

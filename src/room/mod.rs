@@ -31,7 +31,7 @@ pub enum Mode {
 }
 
 /// A room's admission settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RoomSettings {
     /// Sessions inside (plus called-unclaimed) at once.
     pub max_active: u32,
