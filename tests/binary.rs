@@ -304,6 +304,50 @@ fn check_config_rejects_bad_configs_naming_the_field() {
             format!("{up}[runtime]\nworkers = 100000\n"),
             &["runtime.workers"],
         ),
+        (
+            format!("{up}[[rooms]]\nname = \"bad name!\"\n"),
+            &["rooms[0].name", "not a room name"],
+        ),
+        (
+            format!("{up}[[rooms]]\nname = \"a\"\n[[rooms]]\nname = \"a\"\n"),
+            &["rooms[1].name", "earlier room"],
+        ),
+        (
+            format!("{up}[[rooms]]\nname = \"a\"\nmode = \"fast\"\n"),
+            &["rooms[0].mode", "\"queue\""],
+        ),
+        (
+            format!("{up}[[rooms]]\nname = \"a\"\nmax_active = 0\n"),
+            &["rooms[0].max_active"],
+        ),
+        (
+            format!("{up}[[rooms]]\nname = \"a\"\npaths = [\"book\"]\n"),
+            &["rooms[0].paths[0]", "start with '/'"],
+        ),
+        (
+            format!("{up}[[rooms]]\nname = \"a\"\nsession_idle = \"2h\"\nsession_max = \"1h\"\n"),
+            &["rooms[0].session_max", "shorter than session_idle"],
+        ),
+        (
+            format!("{up}[[bypass]]\nmethods = [\"GE T\"]\n"),
+            &["bypass[0].methods"],
+        ),
+        (
+            format!("{up}[[bypass]]\n"),
+            &["bypass[0]", "matches every request"],
+        ),
+        (
+            format!("{up}[routing]\ndefault_action = \"maybe\"\n"),
+            &["routing.default_action"],
+        ),
+        (
+            format!("{up}[state]\non_store_failure = \"ajar\"\n"),
+            &["state.on_store_failure", "\"closed\""],
+        ),
+        (
+            format!("{up}[passes]\nsigning_key = \"/nonexistent/k.key\"\n"),
+            &["passes.signing_key", "usher keygen"],
+        ),
         // Schema errors from the parser name the field too.
         (
             format!("{up}[limits]\nmax_conections = 10\n"),

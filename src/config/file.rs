@@ -22,6 +22,16 @@ pub struct FileConfig {
     pub runtime: RuntimeFile,
     /// Logging.
     pub log: LogFile,
+    /// Pass signing.
+    pub passes: super::rooms::PassesFile,
+    /// Queue state on disk.
+    pub state: super::rooms::StateFileSection,
+    /// Requests no room matches.
+    pub routing: super::rooms::RoutingFile,
+    /// Requests that skip the waiting room.
+    pub bypass: Vec<super::rooms::BypassFile>,
+    /// Rooms.
+    pub rooms: Vec<super::rooms::RoomFile>,
 }
 
 /// `[listen]`

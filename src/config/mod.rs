@@ -5,6 +5,7 @@
 //! operator fixes a file in one round instead of one error per restart.
 
 mod file;
+pub mod rooms;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -76,6 +77,8 @@ pub struct Settings {
     pub workers: usize,
     /// Logging choices.
     pub log: LogSettings,
+    /// Rooms, bypass rules, passes and queue state.
+    pub waiting_room: rooms::WaitingRoomSettings,
 }
 
 /// Validated `[listen]`.

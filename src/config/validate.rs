@@ -12,10 +12,10 @@ use super::{
 
 /// Collects field errors while values are converted.
 #[derive(Default)]
-struct Problems(Vec<FieldError>);
+pub(super) struct Problems(Vec<FieldError>);
 
 impl Problems {
-    fn push(&mut self, field: &str, message: impl Into<String>) {
+    pub(super) fn push(&mut self, field: &str, message: impl Into<String>) {
         self.0.push(FieldError {
             field: field.to_string(),
             message: message.into(),
@@ -32,7 +32,7 @@ impl Problems {
     }
 
     /// A positive duration of at most a day, written with a unit.
-    fn duration(&mut self, field: &str, value: &str) -> Duration {
+    pub(super) fn duration(&mut self, field: &str, value: &str) -> Duration {
         let problem = match humantime::parse_duration(value) {
             Ok(d) if d.is_zero() => format!("{value:?} is zero; give a positive duration such as \"5s\""),
             Ok(d) if d > Duration::from_secs(24 * 3600) => {
@@ -263,6 +263,15 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         );
     }
 
+    let waiting_room = super::rooms::validate(
+        &mut p,
+        &file.rooms,
+        &file.bypass,
+        &file.routing,
+        &file.passes,
+        &file.state,
+    );
+
     // The placeholder values used after a problem never escape: any problem fails here.
     if !p.0.is_empty() {
         return Err(ConfigError::Invalid(p.0));
@@ -279,6 +288,7 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         limits,
         forwarding: ForwardingSettings { trusted_proxies },
         workers: file.runtime.workers,
+        waiting_room,
         log: LogSettings {
             format,
             level: file.log.level.clone(),
