@@ -24,6 +24,16 @@ pub struct Metrics {
     pub connections_refused: IntCounter,
     /// TLS handshakes by result (`ok`, `error`, `timeout`).
     pub tls_handshakes: IntCounterVec,
+    /// Passes refused, by reason (`bad_signature`, `expired`…).
+    pub pass_rejections: IntCounterVec,
+    /// Per-room gauges: `state` is `waiting`, `called`, `active` or `recalled_waiting`.
+    pub room_visitors: IntGaugeVec,
+    /// Per-room totals: `event` is `admitted`, `lapsed`, `abandoned` or `recalled`.
+    pub room_events: IntCounterVec,
+    /// Per-room estimated wait for a visitor joining now, in seconds.
+    pub room_wait: prometheus::GaugeVec,
+    /// 1 while the queue store answers, 0 during an outage.
+    pub store_up: prometheus::IntGauge,
 }
 
 impl Metrics {
@@ -68,6 +78,38 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let pass_rejections = IntCounterVec::new(
+            Opts::new("usher_pass_rejections_total", "Passes refused, by reason."),
+            &["reason"],
+        )?;
+        let room_visitors = IntGaugeVec::new(
+            Opts::new("usher_room_visitors", "Visitors per room and state."),
+            &["room", "state"],
+        )?;
+        let room_events = IntCounterVec::new(
+            Opts::new("usher_room_events_total", "Admission events per room."),
+            &["room", "event"],
+        )?;
+        let room_wait = prometheus::GaugeVec::new(
+            Opts::new(
+                "usher_room_estimated_wait_seconds",
+                "Estimated wait for a visitor joining now.",
+            ),
+            &["room"],
+        )?;
+        let store_up = prometheus::IntGauge::new(
+            "usher_store_up",
+            "1 while the queue store answers, 0 during an outage.",
+        )?;
+        for c in [
+            Box::new(pass_rejections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(room_visitors.clone()),
+            Box::new(room_events.clone()),
+            Box::new(room_wait.clone()),
+            Box::new(store_up.clone()),
+        ] {
+            registry.register(c)?;
+        }
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(upstream_latency.clone()),
@@ -88,6 +130,11 @@ impl Metrics {
             connections,
             connections_refused,
             tls_handshakes,
+            pass_rejections,
+            room_visitors,
+            room_events,
+            room_wait,
+            store_up,
         })
     }
 

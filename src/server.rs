@@ -23,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::admin::Admin;
 use crate::config::{Limits, Settings};
 use crate::metrics::{Metrics, OpenConnection};
+use crate::proxy::gate::Gate;
 use crate::proxy::{ConnInfo, Proxy, ProxyBody};
 
 /// Why the server could not start.
@@ -44,6 +45,12 @@ pub enum StartError {
     /// Metric registration failed.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The waiting room could not be set up (keys, state file).
+    #[error(transparent)]
+    Gate(#[from] crate::proxy::gate::GateError),
+    /// The waiting page template is unusable.
+    #[error(transparent)]
+    Page(#[from] crate::proxy::page::PageError),
 }
 
 /// A running server: its bound addresses and the way to stop it.
@@ -58,6 +65,9 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     /// The public listener's leaf certificate (DER), e.g. to trust a self-signed one.
     pub certificate: rustls::pki_types::CertificateDer<'static>,
+    /// The waiting room, when rooms are configured (tests switch its store off).
+    pub gate: Option<Arc<Gate>>,
+    state_file: Option<std::path::PathBuf>,
     stop: watch::Sender<bool>,
     ready: Arc<AtomicBool>,
     tasks: JoinSet<()>,
@@ -93,7 +103,27 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
     let mut tasks = JoinSet::new();
 
     // Public listener: TLS, then the proxy.
-    let proxy = Arc::new(Proxy::new(settings, &metrics));
+    let gate = if settings.waiting_room.rooms.is_empty() {
+        None
+    } else {
+        Some(Arc::new(Gate::new(
+            &settings.waiting_room,
+            metrics.clone(),
+        )?))
+    };
+    let pages = crate::proxy::page::Pages::builtin()?;
+    let proxy = Arc::new(Proxy::new(settings, &metrics, gate.clone(), pages));
+    let state_file = gate
+        .as_ref()
+        .map(|_| settings.waiting_room.state_dir.join("state.json"));
+    if let (Some(g), Some(path)) = (&gate, &state_file) {
+        tasks.spawn(admission_loop(
+            g.clone(),
+            path.clone(),
+            settings.waiting_room.save_interval,
+            stop_rx.clone(),
+        ));
+    }
     let certificate = tls.leaf.clone();
     let acceptor = TlsAcceptor::from(tls.config);
     {
@@ -185,6 +215,8 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
         admin_addr,
         metrics,
         certificate,
+        gate,
+        state_file,
         stop,
         ready,
         tasks,
@@ -199,6 +231,9 @@ impl Running {
         self.ready.store(false, Ordering::SeqCst);
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
+        if let (Some(g), Some(path)) = (&self.gate, &self.state_file) {
+            save_state(g, path).await;
+        }
         tracing::info!("listeners closed; draining in-flight requests");
         // The accept loops held the only other references; they have ended.
         let Ok(graceful) = Arc::try_unwrap(self.graceful) else {
@@ -211,6 +246,37 @@ impl Running {
                 tracing::warn!(grace = ?self.grace, "shutdown grace ran out; closing remaining connections")
             }
         }
+    }
+}
+
+/// Runs admission every 100 ms (so a freed slot is filled within 100 ms) and saves the
+/// rooms' state every `save_every`, until stopped.
+async fn admission_loop(
+    gate: Arc<Gate>,
+    path: std::path::PathBuf,
+    save_every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut save = tokio::time::interval(save_every);
+    save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tick.tick() => gate.tick().await,
+            _ = save.tick() => save_state(&gate, &path).await,
+        }
+    }
+}
+
+/// Writes the state file off the async threads (it fsyncs).
+async fn save_state(gate: &Arc<Gate>, path: &std::path::Path) {
+    let (g, p) = (gate.clone(), path.to_path_buf());
+    match tokio::task::spawn_blocking(move || g.store.save(&p)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot save queue state"),
+        Err(e) => tracing::error!(error = %e, "queue state saver failed"),
     }
 }
 

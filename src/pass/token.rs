@@ -147,6 +147,13 @@ impl Passes {
         self.keys.jwks()
     }
 
+    /// A fresh random session id (the `jti` of a session's passes).
+    pub fn session_id(&self) -> Result<String, MintError> {
+        let mut id = [0u8; 16];
+        ring::rand::SecureRandom::fill(&self.rng, &mut id).map_err(|_| MintError::Random)?;
+        Ok(id.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Mints a new session's pass for `visitor` in `room` at Unix time `now`.
     pub fn mint(
         &self,
@@ -155,14 +162,25 @@ impl Passes {
         session: Session,
         now: u64,
     ) -> Result<(String, PassClaims), MintError> {
-        let mut id = [0u8; 16];
-        ring::rand::SecureRandom::fill(&self.rng, &mut id).map_err(|_| MintError::Random)?;
+        let jti = self.session_id()?;
+        self.mint_session(room, visitor, &jti, session, now)
+    }
+
+    /// Mints the first pass of session `jti` (an id the room already counts).
+    pub fn mint_session(
+        &self,
+        room: &str,
+        visitor: &str,
+        jti: &str,
+        session: Session,
+        now: u64,
+    ) -> Result<(String, PassClaims), MintError> {
         let send = now + session.max;
         let claims = PassClaims {
             iss: self.issuer.clone(),
             aud: room.to_string(),
             sub: visitor.to_string(),
-            jti: id.iter().map(|b| format!("{b:02x}")).collect(),
+            jti: jti.to_string(),
             iat: now,
             nbf: now,
             exp: (now + session.idle).min(send),

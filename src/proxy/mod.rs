@@ -1,21 +1,28 @@
 //! The public request path. A request goes through named phases, in order:
 //!
-//! 1. `limits`   — refuse heads and bodies over the configured sizes (431/413).
-//! 2. `upgrade`  — note a protocol switch (WebSocket) before headers are cleaned.
-//! 3. `upstream_request` — clean hop-by-hop and `X-Usher-*` headers, add forwarding headers,
-//!    pick an upstream, rewrite the target and `Host`.
-//! 4. `send`     — the pooled client, under connect and response timeouts.
-//! 5. `response` — clean the response headers, add `Via` and `X-Request-Id`, tunnel upgrades.
-//!
-//! Later phases (waiting-room endpoints, bypass rules, rooms, passes) slot in between 2 and 3.
+//! 1. `limits`    — refuse heads and bodies over the configured sizes (431/413).
+//! 2. `endpoints` — `/_usher/…`: the waiting room's own API (`endpoints.rs`).
+//! 3. `gate`      — bypass rules, room match, pass check, or the room's decision: in now,
+//!    or the waiting page / 503 (`gate.rs`). Fails closed when the store is down.
+//! 4. `upgrade`   — note a protocol switch (WebSocket) before headers are cleaned.
+//! 5. `upstream_request` — clean hop-by-hop, `X-Usher-*` and usher cookies, add forwarding
+//!    headers and the verified pass, pick an upstream, rewrite the target and `Host`.
+//! 6. `send`      — the pooled client, under connect and response timeouts.
+//! 7. `response`  — clean the response headers (acting on `X-Usher-Complete`), add `Via`,
+//!    `X-Request-Id` and usher's cookies, tunnel upgrades.
 
 mod body;
+pub mod cookies;
+mod endpoints;
 mod error;
+pub mod gate;
 pub mod headers;
+pub mod page;
 mod upgrade;
 mod upstream;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -67,12 +74,21 @@ pub struct Proxy {
     trusted: Vec<ipnet::IpNet>,
     ids: RequestIds,
     responses: StatusCounters,
+    gate: Option<Arc<gate::Gate>>,
+    pages: page::Pages,
 }
 
 impl Proxy {
     /// Builds the proxy from its parts of the configuration.
-    pub fn new(settings: &Settings, metrics: &Metrics) -> Self {
+    pub fn new(
+        settings: &Settings,
+        metrics: &Metrics,
+        gate: Option<Arc<gate::Gate>>,
+        pages: page::Pages,
+    ) -> Self {
         Self {
+            gate,
+            pages,
             upstreams: Upstreams::new(&settings.upstream, metrics),
             host_header: settings.upstream.host.clone(),
             read_timeout: settings.upstream.read_timeout,
@@ -126,14 +142,43 @@ impl Proxy {
         // Phase 1: limits.
         check_limits(&req, &self.limits)?;
 
-        // Phase 2: upgrade. The client side must be claimed before the request is consumed.
+        // Phases 2 and 3: the waiting room.
+        let admission = match &self.gate {
+            Some(gate) if req.uri().path().starts_with("/_usher/") => {
+                return Ok(endpoints::handle(gate, &req).await);
+            }
+            Some(gate) => {
+                let host = client_host_of(req.headers(), req.uri());
+                let host = host.as_ref().and_then(|h| h.to_str().ok());
+                match gate
+                    .decide(
+                        req.method(),
+                        host,
+                        req.uri().path(),
+                        req.headers(),
+                        conn.peer.ip(),
+                    )
+                    .await
+                {
+                    gate::Decision::Forward(a) => a,
+                    gate::Decision::Answer(answer) => return Ok(self.answer(&req, gate, answer)),
+                }
+            }
+            None => gate::Admission::default(),
+        };
+
+        // Phase 4: upgrade. The client side must be claimed before the request is consumed.
         let upgrade = upgrade::Pending::take(&mut req);
 
-        // Phase 3: upstream request (the parts that do not depend on which server).
+        // Phase 5: upstream request (the parts that do not depend on which server).
         let (mut parts, body) = req.into_parts();
         let client_host = client_host(&parts);
         let hop = headers::remove_hop_by_hop(&mut parts.headers);
         headers::remove_usher_headers(&mut parts.headers);
+        cookies::strip(&mut parts.headers);
+        if let Some(pass) = &admission.pass {
+            parts.headers.insert(gate::PASS_HEADER, pass.clone());
+        }
         headers::set_forwarding(
             &mut parts.headers,
             &conn.hop,
@@ -196,7 +241,7 @@ impl Proxy {
         }
         let mut resp = result?;
 
-        // Phase 5: response.
+        // Phase 7: response.
         let upgraded = match upgrade {
             Some(up) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
                 Some(up.tunnel(&mut resp))
@@ -204,7 +249,22 @@ impl Proxy {
             _ => None,
         };
         headers::remove_hop_by_hop(resp.headers_mut());
+        let complete = resp
+            .headers()
+            .get("x-usher-complete")
+            .is_some_and(|v| v.as_bytes() == b"1");
         headers::remove_usher_headers(resp.headers_mut());
+        let mut set_cookies = admission.set_cookies;
+        if complete {
+            // The site says the visitor is done (e.g. booked): the slot frees at once.
+            if let (Some(gate), Some((ri, claims))) = (&self.gate, &admission.session) {
+                gate.end_session(*ri, claims).await;
+                set_cookies.push(cookies::clear(cookies::PASS));
+            }
+        }
+        for c in set_cookies {
+            resp.headers_mut().append(header::SET_COOKIE, c);
+        }
         let version = resp.version();
         headers::append_via(resp.headers_mut(), version);
         if let Some(proto) = upgraded {
@@ -255,12 +315,46 @@ fn head_copy(parts: &http::request::Parts) -> http::request::Parts {
 
 /// The host the client asked for: `Host` (HTTP/1.1) or the URI authority (HTTP/2).
 fn client_host(parts: &http::request::Parts) -> Option<HeaderValue> {
-    parts.headers.get(header::HOST).cloned().or_else(|| {
-        parts
-            .uri
-            .authority()
+    client_host_of(&parts.headers, &parts.uri)
+}
+
+fn client_host_of(headers: &http::HeaderMap, uri: &http::Uri) -> Option<HeaderValue> {
+    headers.get(header::HOST).cloned().or_else(|| {
+        uri.authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     })
+}
+
+impl Proxy {
+    /// The gate's answer: the waiting page for a page load, JSON + 503 for anything else.
+    fn answer<B>(
+        &self,
+        req: &Request<B>,
+        gate: &gate::Gate,
+        answer: gate::Answer,
+    ) -> Response<ProxyBody> {
+        let room = answer
+            .room
+            .map(|ri| gate.routes()[ri].name.as_str())
+            .unwrap_or("");
+        let page_load = matches!(*req.method(), http::Method::GET | http::Method::HEAD)
+            && !error::wants_json(req.headers());
+        let mut resp = if page_load {
+            let return_to = page::safe_return_to(req.uri().path_and_query().map(|p| p.as_str()));
+            self.pages.html(
+                page::Lang::from_headers(req.headers()),
+                answer.standing,
+                room,
+                &return_to,
+            )
+        } else {
+            page::api_wait(answer.standing, room)
+        };
+        for c in answer.set_cookies {
+            resp.headers_mut().append(header::SET_COOKIE, c);
+        }
+        resp
+    }
 }
 
 /// Phase 1: sizes. hyper enforces its own buffer limits too; this is the exact one.

@@ -111,6 +111,8 @@ pub struct Stats {
     pub abandoned_total: u64,
     /// Visitors recalled to the front since start.
     pub recalled_total: u64,
+    /// Estimated wait for a visitor joining now (as of the last tick), in seconds.
+    pub estimated_wait_seconds: Option<u32>,
 }
 
 /// How far past the known end of the line a returning ticket may be re-placed (places
@@ -430,6 +432,7 @@ impl Room {
             recalled_waiting: self.line.recalled(),
             called: self.line.called(),
             active: self.sessions.len() as u32,
+            estimated_wait_seconds: self.eta(self.line.waiting(), to_secs(self.refilled_ms)),
             ..self.stats
         }
     }

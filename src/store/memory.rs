@@ -64,6 +64,11 @@ impl MemoryStore {
         self.up.store(up, Ordering::SeqCst);
     }
 
+    /// Gives up a place; false if unknown or the store is down.
+    pub async fn leave_place(&self, room: &str, place: usize) -> bool {
+        self.leave(room, place).await.unwrap_or(false)
+    }
+
     /// Room names.
     pub fn room_names(&self) -> impl Iterator<Item = &str> {
         self.rooms.keys().map(String::as_str)

@@ -1,0 +1,552 @@
+//! The waiting-room phases of the request path (DESIGN §3 steps 2–5): bypass rules, room
+//! match, pass check, and — without a valid pass — the room's decision: in now, or a place
+//! in line. Fails closed when the store is down.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, Method};
+
+use super::cookies;
+use crate::config::rooms::{BypassRule, DefaultAction, RoomRoute, WaitingRoomSettings};
+use crate::metrics::Metrics;
+use crate::pass::{PassClaims, Passes, Session};
+use crate::room::ticket::{Phase, Ticket, TicketKeys};
+use crate::room::{Join, Visit};
+use crate::store::{MemoryStore, Store, StoreError};
+
+/// Header apps use to present a pass (browsers use the cookie).
+pub const PASS_HEADER: &str = "x-usher-pass";
+
+/// Why the gate could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// A pass key could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] crate::pass::keys::KeyLoadError),
+    /// A key file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The ticket secret is unusable.
+    #[error("ticket secret {0}: needs at least 32 bytes")]
+    TicketSecret(String),
+    /// The state file is unreadable.
+    #[error(transparent)]
+    State(#[from] crate::store::state_file::StateFileError),
+}
+
+/// What happens to a request after the gate.
+pub enum Decision {
+    /// Forward it; `Admission` says which room and pass, if any.
+    Forward(Admission),
+    /// Answer it here (waiting page, 503, 404).
+    Answer(Answer),
+}
+
+/// A forwarded request's waiting-room facts.
+#[derive(Default)]
+pub struct Admission {
+    /// Room index and the session the pass belongs to.
+    pub session: Option<(usize, Arc<PassClaims>)>,
+    /// The verified pass, sent upstream as `X-Usher-Pass`.
+    pub pass: Option<HeaderValue>,
+    /// Cookies to set on the response.
+    pub set_cookies: Vec<HeaderValue>,
+}
+
+/// What the visitor is told instead of being forwarded.
+pub struct Answer {
+    /// Room index, when a room was matched.
+    pub room: Option<usize>,
+    /// The standing to show.
+    pub standing: Standing,
+    /// Cookies to set.
+    pub set_cookies: Vec<HeaderValue>,
+}
+
+/// A visitor's standing when not let through.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Standing {
+    /// In line (or paused, with the flag).
+    Waiting(crate::room::Position, bool),
+    /// The room is closed.
+    Closed,
+    /// The store is down: nobody new gets in, the place is kept.
+    Unavailable,
+    /// No room and `default_action = "deny"`.
+    NotFound,
+}
+
+/// The result of asking the room about a visitor.
+pub enum Outcome {
+    /// In: a pass was minted.
+    Pass(String, Arc<PassClaims>),
+    /// In line, with the (possibly new) ticket.
+    Wait(Ticket, bool, Visit),
+    /// The room is closed.
+    Closed,
+}
+
+/// The waiting room's shared state: routes, store, keys.
+pub struct Gate {
+    routes: Vec<RoomRoute>,
+    bypass: Vec<BypassRule>,
+    default_action: DefaultAction,
+    /// The queue store.
+    pub store: Arc<MemoryStore>,
+    /// Pass minting and verification.
+    pub passes: Passes,
+    tickets: TicketKeys,
+    fail_open: bool,
+    metrics: Arc<Metrics>,
+    rng: ring::rand::SystemRandom,
+}
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Gate {
+    /// Builds the gate: loads or generates keys, opens the state file.
+    pub fn new(settings: &WaitingRoomSettings, metrics: Arc<Metrics>) -> Result<Self, GateError> {
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(p).map_err(|source| GateError::Read {
+                path: p.display().to_string(),
+                source,
+            })
+        };
+        let keys = match &settings.signing_key {
+            Some(path) => {
+                let kid = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("pass")
+                    .to_string();
+                let mut others = Vec::new();
+                for (k, p) in &settings.verify_keys {
+                    others.push((k.clone(), read(p)?));
+                }
+                crate::pass::KeyRing::from_pem(&kid, &read(path)?, &others)?
+            }
+            None => {
+                tracing::warn!("passes.signing_key is empty: generated a pass key for this run (passes will not survive a restart)");
+                crate::pass::KeyRing::generate("generated")?
+            }
+        };
+        std::fs::create_dir_all(&settings.state_dir).map_err(|source| GateError::Read {
+            path: settings.state_dir.display().to_string(),
+            source,
+        })?;
+        let tickets = ticket_keys(&settings.state_dir.join("ticket.key"))?;
+        let rooms: Vec<(String, crate::room::RoomSettings)> = settings
+            .rooms
+            .iter()
+            .map(|r| (r.name.clone(), r.settings))
+            .collect();
+        let store = MemoryStore::open(&rooms, &settings.state_dir.join("state.json"), unix_ms())?;
+        if settings.fail_open {
+            tracing::warn!("state.on_store_failure = \"open\": if the queue store fails, everyone is let in unqueued");
+        }
+        metrics.store_up.set(1);
+        Ok(Self {
+            routes: settings.rooms.clone(),
+            bypass: settings.bypass.clone(),
+            default_action: settings.default_action,
+            store: Arc::new(store),
+            passes: Passes::new(keys, &settings.issuer),
+            tickets,
+            fail_open: settings.fail_open,
+            metrics,
+            rng: ring::rand::SystemRandom::new(),
+        })
+    }
+
+    /// The configured rooms.
+    pub fn routes(&self) -> &[RoomRoute] {
+        &self.routes
+    }
+
+    /// Index of the room guarding `host` + `path`: the longest matching prefix wins.
+    pub fn route(&self, host: Option<&str>, path: &str) -> Option<usize> {
+        let host = host.map(|h| {
+            let h = h
+                .rsplit_once(':')
+                .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+                .map_or(h, |(h, _)| h);
+            h.to_ascii_lowercase()
+        });
+        let mut best: Option<(usize, usize)> = None;
+        for (i, r) in self.routes.iter().enumerate() {
+            if !r.hosts.is_empty()
+                && !host
+                    .as_ref()
+                    .is_some_and(|h| r.hosts.iter().any(|x| x == h))
+            {
+                continue;
+            }
+            for prefix in &r.paths {
+                let hit = path == prefix
+                    || (path.starts_with(prefix.as_str())
+                        && (prefix.ends_with('/')
+                            || path.as_bytes().get(prefix.len()) == Some(&b'/')));
+                if hit && best.is_none_or(|(len, _)| prefix.len() > len) {
+                    best = Some((prefix.len(), i));
+                }
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    fn bypassed(&self, method: &Method, path: &str, headers: &HeaderMap, peer: IpAddr) -> bool {
+        self.bypass.iter().any(|b| {
+            b.paths.as_ref().is_none_or(|g| g.is_match(path))
+                && (b.methods.is_empty() || b.methods.contains(method))
+                && (b.cidrs.is_empty() || b.cidrs.iter().any(|n| n.contains(&peer)))
+                && b.headers.iter().all(|(k, v)| headers.get(k) == Some(v))
+        })
+    }
+
+    /// Phases 2–5 for a request that is not for `/_usher/`.
+    pub async fn decide(
+        &self,
+        method: &Method,
+        host: Option<&str>,
+        path: &str,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Decision {
+        if self.bypassed(method, path, headers, peer) {
+            return Decision::Forward(Admission::default());
+        }
+        let Some(ri) = self.route(host, path) else {
+            return match self.default_action {
+                DefaultAction::Forward => Decision::Forward(Admission::default()),
+                DefaultAction::Deny => Decision::Answer(Answer {
+                    room: None,
+                    standing: Standing::NotFound,
+                    set_cookies: Vec::new(),
+                }),
+            };
+        };
+        let now_ms = unix_ms();
+        let mut set_cookies = Vec::new();
+        if let Some(token) = pass_from(headers) {
+            match self.check_pass(ri, token, now_ms).await {
+                Ok(adm) => return Decision::Forward(adm),
+                Err(()) => set_cookies.push(cookies::clear(cookies::PASS)),
+            }
+        }
+        let ticket = cookies::get(headers, cookies::TICKET)
+            .and_then(|t| self.tickets.verify(t).ok())
+            .filter(|t| t.room == self.routes[ri].name);
+        match self.admit(ri, ticket, now_ms).await {
+            Ok(Outcome::Pass(token, claims)) => {
+                set_cookies.extend(self.pass_cookie(&token, &claims, now_ms));
+                set_cookies.push(cookies::clear(cookies::TICKET));
+                Decision::Forward(Admission {
+                    pass: HeaderValue::from_str(&token).ok(),
+                    session: Some((ri, claims)),
+                    set_cookies,
+                })
+            }
+            Ok(Outcome::Wait(ticket, fresh, visit)) => {
+                if fresh {
+                    set_cookies.extend(cookies::set(
+                        cookies::TICKET,
+                        &self.tickets.sign(&ticket),
+                        86_400,
+                    ));
+                }
+                let standing = match visit {
+                    Visit::Waiting(p) => Standing::Waiting(p, false),
+                    Visit::Paused(p) => Standing::Waiting(p, true),
+                    _ => Standing::Unavailable,
+                };
+                Decision::Answer(Answer {
+                    room: Some(ri),
+                    standing,
+                    set_cookies,
+                })
+            }
+            Ok(Outcome::Closed) => Decision::Answer(Answer {
+                room: Some(ri),
+                standing: Standing::Closed,
+                set_cookies,
+            }),
+            Err(e) => self.store_failed(ri, e, set_cookies),
+        }
+    }
+
+    /// Fail closed (or, if the operator chose it, open) on a store error.
+    pub fn store_failed(
+        &self,
+        ri: usize,
+        e: StoreError,
+        set_cookies: Vec<HeaderValue>,
+    ) -> Decision {
+        self.metrics.store_up.set(0);
+        if self.fail_open {
+            tracing::warn!(room = %self.routes[ri].name, error = %e, "queue store failed: letting the request through (on_store_failure = \"open\")");
+            return Decision::Forward(Admission {
+                set_cookies,
+                ..Admission::default()
+            });
+        }
+        tracing::warn!(room = %self.routes[ri].name, error = %e, "queue store failed: admitting nobody new");
+        Decision::Answer(Answer {
+            room: Some(ri),
+            standing: Standing::Unavailable,
+            set_cookies,
+        })
+    }
+
+    async fn check_pass(&self, ri: usize, token: &str, now_ms: u64) -> Result<Admission, ()> {
+        let room = &self.routes[ri];
+        let now = now_ms / 1000;
+        match self.passes.verify(token, &room.name, now) {
+            Ok(claims) => {
+                let mut adm = Admission {
+                    pass: HeaderValue::from_str(token).ok(),
+                    session: Some((ri, claims.clone())),
+                    set_cookies: Vec::new(),
+                };
+                let idle = room.settings.session_idle.as_secs();
+                if let Ok(Some((fresh, renewed))) = self.passes.renew(&claims, idle, now) {
+                    // A store outage must not stop pass holders: the touch is best effort.
+                    let _ = self
+                        .store
+                        .touch_session(&room.name, &renewed.jti, renewed.exp)
+                        .await;
+                    let renewed = Arc::new(renewed);
+                    adm.set_cookies
+                        .extend(self.pass_cookie(&fresh, &renewed, now_ms));
+                    adm.pass = HeaderValue::from_str(&fresh).ok();
+                    adm.session = Some((ri, renewed));
+                }
+                Ok(adm)
+            }
+            Err(r) => {
+                self.metrics
+                    .pass_rejections
+                    .with_label_values(&[r.as_str()])
+                    .inc();
+                tracing::info!(room = %room.name, reason = r.as_str(), "pass refused");
+                Err(())
+            }
+        }
+    }
+
+    /// Asks the room about a visitor with an optional ticket: a pass, a place, or closed.
+    pub async fn admit(
+        &self,
+        ri: usize,
+        ticket: Option<Ticket>,
+        now_ms: u64,
+    ) -> Result<Outcome, StoreError> {
+        let room = &self.routes[ri];
+        if let Some(t) = ticket {
+            let place = t.place as usize;
+            match self.store.poll(&room.name, place, now_ms).await? {
+                Visit::Called => {
+                    let jti = self
+                        .passes
+                        .session_id()
+                        .map_err(|_| StoreError::Unavailable)?;
+                    if self.store.claim(&room.name, place, &jti, now_ms).await? {
+                        return self.mint(ri, &format!("{:016x}", t.visitor), &jti, now_ms);
+                    }
+                    let v = self.store.poll(&room.name, place, now_ms).await?;
+                    return Ok(Outcome::Wait(t, false, v));
+                }
+                Visit::Closed => return Ok(Outcome::Closed),
+                // Claimed before but the pass is gone, or the place was lost: join again.
+                Visit::Admitted | Visit::Gone => {}
+                v => return Ok(Outcome::Wait(t, false, v)),
+            }
+        }
+        let jti = self
+            .passes
+            .session_id()
+            .map_err(|_| StoreError::Unavailable)?;
+        let visitor = self.random_u64();
+        match self.store.join(&room.name, &jti, now_ms).await? {
+            Join::Admitted => self.mint(ri, &format!("{visitor:016x}"), &jti, now_ms),
+            Join::Queued(place) => {
+                let t = Ticket {
+                    room: room.name.clone(),
+                    visitor,
+                    place: place as u32,
+                    phase: Phase::Fifo,
+                    issued: (now_ms / 1000) as u32,
+                };
+                let v = self.store.poll(&room.name, place, now_ms).await?;
+                Ok(Outcome::Wait(t, true, v))
+            }
+            Join::Closed => Ok(Outcome::Closed),
+        }
+    }
+
+    fn mint(
+        &self,
+        ri: usize,
+        visitor: &str,
+        jti: &str,
+        now_ms: u64,
+    ) -> Result<Outcome, StoreError> {
+        let room = &self.routes[ri];
+        let session = Session {
+            idle: room.settings.session_idle.as_secs(),
+            max: room.settings.session_max.as_secs(),
+        };
+        match self
+            .passes
+            .mint_session(&room.name, visitor, jti, session, now_ms / 1000)
+        {
+            Ok((token, claims)) => Ok(Outcome::Pass(token, Arc::new(claims))),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot mint a pass");
+                Err(StoreError::Unavailable)
+            }
+        }
+    }
+
+    /// The `Set-Cookie` for a pass, living as long as the pass.
+    pub fn pass_cookie(
+        &self,
+        token: &str,
+        claims: &PassClaims,
+        now_ms: u64,
+    ) -> Option<HeaderValue> {
+        cookies::set(
+            cookies::PASS,
+            token,
+            claims.exp.saturating_sub(now_ms / 1000).max(1),
+        )
+    }
+
+    /// Verifies a ticket string.
+    pub fn ticket(&self, text: &str) -> Option<Ticket> {
+        self.tickets.verify(text).ok()
+    }
+
+    /// The signed form of a ticket.
+    pub fn sign_ticket(&self, t: &Ticket) -> String {
+        self.tickets.sign(t)
+    }
+
+    /// Room index by name.
+    pub fn room_index(&self, name: &str) -> Option<usize> {
+        self.routes.iter().position(|r| r.name == name)
+    }
+
+    /// Ends a session at once (leave, or `X-Usher-Complete` from the site).
+    pub async fn end_session(&self, ri: usize, claims: &PassClaims) {
+        let now = unix_ms() / 1000;
+        self.passes.revoke(&claims.jti, claims.send, now);
+        let _ = self
+            .store
+            .end_session(&self.routes[ri].name, &claims.jti)
+            .await;
+    }
+
+    /// Runs admission for every room once and refreshes room metrics.
+    pub async fn tick(&self) {
+        let now = unix_ms();
+        let mut up = true;
+        for r in &self.routes {
+            if self.store.tick(&r.name, now).await.is_err() {
+                up = false;
+                continue;
+            }
+            if let Ok(s) = self.store.stats(&r.name).await {
+                let g = |state: &str| {
+                    self.metrics
+                        .room_visitors
+                        .with_label_values(&[r.name.as_str(), state])
+                };
+                g("waiting").set(s.waiting as i64);
+                g("recalled_waiting").set(s.recalled_waiting as i64);
+                g("called").set(s.called as i64);
+                g("active").set(s.active as i64);
+                for (event, total) in [
+                    ("admitted", s.admitted_total),
+                    ("lapsed", s.lapsed_total),
+                    ("abandoned", s.abandoned_total),
+                    ("recalled", s.recalled_total),
+                ] {
+                    let c = self
+                        .metrics
+                        .room_events
+                        .with_label_values(&[r.name.as_str(), event]);
+                    c.inc_by(total.saturating_sub(c.get()));
+                }
+                self.metrics
+                    .room_wait
+                    .with_label_values(&[r.name.as_str()])
+                    .set(s.estimated_wait_seconds.map_or(f64::NAN, f64::from));
+            }
+        }
+        self.metrics.store_up.set(up as i64);
+    }
+
+    fn random_u64(&self) -> u64 {
+        let mut b = [0u8; 8];
+        let _ = ring::rand::SecureRandom::fill(&self.rng, &mut b);
+        u64::from_le_bytes(b)
+    }
+}
+
+/// The pass a request presents: the app header, else the cookie.
+pub fn pass_from(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(PASS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| cookies::get(headers, cookies::PASS))
+}
+
+/// Loads the ticket secret, creating it (0600) on first start.
+fn ticket_keys(path: &std::path::Path) -> Result<TicketKeys, GateError> {
+    let secret = match std::fs::read(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let s = TicketKeys::random_secret()
+                .ok_or_else(|| GateError::TicketSecret(path.display().to_string()))?;
+            write_secret(path, &s).map_err(|source| GateError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            tracing::info!(path = %path.display(), "created a ticket secret");
+            s
+        }
+        Err(source) => {
+            return Err(GateError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+        }
+    };
+    TicketKeys::new(&[secret]).ok_or_else(|| GateError::TicketSecret(path.display().to_string()))
+}
+
+fn write_secret(path: &std::path::Path, secret: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(secret)?;
+    f.sync_all()
+}

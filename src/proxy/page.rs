@@ -1,0 +1,418 @@
+//! The waiting page and its JSON twin: one template, filled per request, with a strict
+//! Content-Security-Policy built from hashes of its own inline style and script.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+use super::gate::Standing;
+use super::ProxyBody;
+
+const TEMPLATE: &str = include_str!("../../static/waiting.html");
+const STRINGS: &str = include_str!("../../static/waiting-strings.toml");
+
+/// Why the page could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// The strings file is not valid TOML of `[lang] KEY = "text"`.
+    #[error("waiting page strings: {0}")]
+    Strings(String),
+    /// The template lacks its single `<style>` or `<script>`.
+    #[error("waiting page template: {0}")]
+    Template(&'static str),
+}
+
+/// The prepared waiting page.
+pub struct Pages {
+    template: String,
+    strings: HashMap<String, HashMap<String, String>>,
+    csp: HeaderValue,
+}
+
+/// The page's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Korean.
+    Ko,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The first of Korean or English the client's `Accept-Language` names; English if none.
+    pub fn from_headers(h: &HeaderMap) -> Self {
+        let accept = h
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        for tag in accept.split(',') {
+            let tag = tag
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if tag.starts_with("ko") {
+                return Lang::Ko;
+            }
+            if tag.starts_with("en") {
+                return Lang::En;
+            }
+        }
+        Lang::En
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Lang::Ko => "ko",
+            Lang::En => "en",
+        }
+    }
+}
+
+fn between<'a>(s: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = s.find(open)? + open.len();
+    let end = s[start..].find(close)? + start;
+    Some(&s[start..end])
+}
+
+fn sha256_b64(s: &str) -> String {
+    use base64::Engine;
+    let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(d.as_ref())
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Pages {
+    /// The built-in page.
+    pub fn builtin() -> Result<Self, PageError> {
+        Self::new(TEMPLATE, STRINGS)
+    }
+
+    /// A page from a template and its strings (an operator's replacement).
+    pub fn new(template: &str, strings: &str) -> Result<Self, PageError> {
+        let strings: HashMap<String, HashMap<String, String>> =
+            toml::from_str(strings).map_err(|e| PageError::Strings(e.to_string()))?;
+        for lang in ["ko", "en"] {
+            if !strings.contains_key(lang) {
+                return Err(PageError::Strings(format!("no [{lang}] table")));
+            }
+        }
+        let style = between(template, "<style>", "</style>").ok_or(PageError::Template(
+            "needs one <style> element without attributes",
+        ))?;
+        let script = between(template, "<script>", "</script>").ok_or(PageError::Template(
+            "needs one <script> element without attributes",
+        ))?;
+        if style.contains("{{") || script.contains("{{") {
+            return Err(PageError::Template(
+                "placeholders inside <style> or <script> would break its CSP hash",
+            ));
+        }
+        let csp = format!(
+            "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            sha256_b64(style),
+            sha256_b64(script)
+        );
+        Ok(Self {
+            template: template.to_string(),
+            strings,
+            csp: HeaderValue::from_str(&csp).map_err(|_| PageError::Template("bad CSP"))?,
+        })
+    }
+
+    fn text(&self, lang: Lang, key: &str) -> &str {
+        self.strings
+            .get(lang.key())
+            .and_then(|t| t.get(key))
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    fn eta_text(&self, lang: Lang, eta: Option<u32>) -> String {
+        match eta {
+            None => self.text(lang, "ETA_UNKNOWN").to_string(),
+            Some(s) if s < 90 => self
+                .text(lang, "T_SEC")
+                .replace("{n}", &s.max(1).to_string()),
+            Some(s) => self
+                .text(lang, "T_MIN")
+                .replace("{n}", &s.div_ceil(60).to_string()),
+        }
+    }
+
+    /// The waiting page for `standing`.
+    pub fn html(
+        &self,
+        lang: Lang,
+        standing: Standing,
+        room: &str,
+        return_to: &str,
+    ) -> Response<ProxyBody> {
+        let (state, msg_key, pos) = describe(standing);
+        let (ahead, behind, eta, poll_ms) = match pos {
+            Some(p) => (
+                p.ahead.to_string(),
+                p.behind.to_string(),
+                self.eta_text(lang, p.eta_seconds),
+                p.poll_ms,
+            ),
+            None => (
+                "—".into(),
+                "—".into(),
+                self.text(lang, "ETA_UNKNOWN").into(),
+                5_000,
+            ),
+        };
+        let status_url = format!(
+            "/_usher/status?room={room}&return_to={}",
+            percent(return_to)
+        );
+        let dynamic: [(&str, String); 9] = [
+            ("LANG", lang.key().into()),
+            ("STATE", state.into()),
+            ("MESSAGE", self.text(lang, msg_key).into()),
+            ("AHEAD", ahead),
+            ("BEHIND", behind),
+            ("ETA", eta),
+            ("POLL_MS", poll_ms.to_string()),
+            ("REFRESH_SECS", (poll_ms / 1000).clamp(2, 30).to_string()),
+            ("RETURN_TO", return_to.into()),
+        ];
+        let mut out = self.template.clone();
+        for (k, v) in dynamic.iter() {
+            out = out.replace(&format!("{{{{{k}}}}}"), &escape(v));
+        }
+        out = out.replace("{{STATUS_URL}}", &escape(&status_url));
+        if let Some(table) = self.strings.get(lang.key()) {
+            for (k, v) in table {
+                out = out.replace(&format!("{{{{{k}}}}}"), &escape(v));
+            }
+        }
+        let status = match standing {
+            Standing::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Standing::NotFound => StatusCode::NOT_FOUND,
+            _ => StatusCode::OK,
+        };
+        let mut r = respond(status, "text/html; charset=utf-8", out);
+        r.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, self.csp.clone());
+        r.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+        r
+    }
+}
+
+/// The state name, message key and position for a standing.
+fn describe(s: Standing) -> (&'static str, &'static str, Option<crate::room::Position>) {
+    match s {
+        Standing::Waiting(p, false) => ("waiting", "T_WAITING", Some(p)),
+        Standing::Waiting(p, true) => ("paused", "T_PAUSED", Some(p)),
+        Standing::Closed => ("closed", "T_CLOSED", None),
+        Standing::Unavailable | Standing::NotFound => ("unavailable", "T_UNAVAILABLE", None),
+    }
+}
+
+/// The JSON answer for apps and for the page's script (`/_usher/status`, API requests).
+pub fn json(
+    state: &str,
+    room: &str,
+    pos: Option<crate::room::Position>,
+    return_to: &str,
+    extra: Option<(&str, &str)>,
+) -> Response<ProxyBody> {
+    let mut v = serde_json::json!({
+        "room": room,
+        "state": state,
+        "ahead": pos.map(|p| p.ahead),
+        "behind": pos.map(|p| p.behind),
+        "eta_seconds": pos.and_then(|p| p.eta_seconds),
+        "poll_ms": pos.map_or(5_000, |p| p.poll_ms),
+        "return_to": return_to,
+    });
+    if let (Some((k, val)), Some(obj)) = (extra, v.as_object_mut()) {
+        obj.insert(k.to_string(), serde_json::Value::String(val.to_string()));
+    }
+    let status = match state {
+        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::OK,
+    };
+    respond(status, "application/json", v.to_string())
+}
+
+/// The standing as JSON, for a request that is not a page load (API calls, non-GET):
+/// `503` with `Retry-After` so clients back off, never an HTML page.
+pub fn api_wait(standing: Standing, room: &str) -> Response<ProxyBody> {
+    let (state, _, pos) = describe(standing);
+    let mut r = json(state, room, pos, "/", None);
+    *r.status_mut() = match standing {
+        Standing::NotFound => StatusCode::NOT_FOUND,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let retry = pos.map_or(5, |p| (p.poll_ms / 1000).max(1));
+    if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// A small response with no caching.
+pub fn respond(status: StatusCode, ctype: &'static str, body: String) -> Response<ProxyBody> {
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `return_to` is honoured only as a same-origin relative path (no open redirect).
+pub fn safe_return_to(raw: Option<&str>) -> String {
+    match raw {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && !p.contains(['\r', '\n', '\\'])
+                && p.len() <= 2048 =>
+        {
+            p.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// Percent-encodes a path for use as a query value.
+pub fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes a percent-encoded query value (invalid escapes are kept literally).
+pub fn unpercent(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The value of query parameter `name`.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| unpercent(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_page_is_small_and_has_a_strict_csp() {
+        assert!(TEMPLATE.len() <= 8192, "{} bytes", TEMPLATE.len());
+        let pages = Pages::builtin().unwrap();
+        let pos = crate::room::Position {
+            ahead: 41,
+            behind: 7,
+            eta_seconds: Some(125),
+            poll_ms: 2000,
+        };
+        let r = pages.html(
+            Lang::Ko,
+            Standing::Waiting(pos, false),
+            "booking",
+            "/book?x=<1>",
+        );
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
+        assert!(!csp.contains("unsafe"));
+    }
+
+    #[test]
+    fn return_to_only_same_origin_paths() {
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "/x\r\nSet-Cookie: a=b",
+            "",
+        ] {
+            assert_eq!(safe_return_to(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_return_to(Some("/book/42?seat=3A")), "/book/42?seat=3A");
+        assert_eq!(safe_return_to(None), "/");
+    }
+
+    #[test]
+    fn query_round_trip() {
+        let q = format!("room=r&return_to={}", percent("/a b?c=d&e"));
+        assert_eq!(
+            query_param(Some(&q), "return_to").as_deref(),
+            Some("/a b?c=d&e")
+        );
+        assert_eq!(query_param(Some(&q), "room").as_deref(), Some("r"));
+        assert_eq!(unpercent("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn language_from_accept_language() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::from_headers(&h), Lang::En);
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("ko-KR,ko;q=0.9,en;q=0.8"),
+        );
+        assert_eq!(Lang::from_headers(&h), Lang::Ko);
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("fr, en-GB;q=0.5"),
+        );
+        assert_eq!(Lang::from_headers(&h), Lang::En);
+    }
+}
