@@ -105,6 +105,9 @@ pub struct Gate {
     fail_open: bool,
     metrics: Arc<Metrics>,
     rng: ring::rand::SystemRandom,
+    /// Sessions that ended while the store was down: (room, session id), applied when it
+    /// answers again so their slots are not held until they time out.
+    pending_ends: std::sync::Mutex<Vec<(usize, String)>>,
 }
 
 /// Unix time in milliseconds.
@@ -167,6 +170,7 @@ impl Gate {
             fail_open: settings.fail_open,
             metrics,
             rng: ring::rand::SystemRandom::new(),
+            pending_ends: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -448,20 +452,44 @@ impl Gate {
         self.routes.iter().position(|r| r.name == name)
     }
 
-    /// Ends a session at once (leave, or `X-Usher-Complete` from the site).
+    /// Ends a session at once (leave, or `X-Usher-Complete` from the site) and calls the
+    /// next visitor right away rather than at the next tick.
     pub async fn end_session(&self, ri: usize, claims: &PassClaims) {
-        let now = unix_ms() / 1000;
-        self.passes.revoke(&claims.jti, claims.send, now);
-        let _ = self
-            .store
-            .end_session(&self.routes[ri].name, &claims.jti)
-            .await;
+        let now = unix_ms();
+        self.passes.revoke(&claims.jti, claims.send, now / 1000);
+        let name = &self.routes[ri].name;
+        match self.store.end_session(name, &claims.jti).await {
+            Ok(true) => {
+                let _ = self.store.tick(name, now).await;
+            }
+            Ok(false) => {}
+            Err(_) => self
+                .pending_ends
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((ri, claims.jti.clone())),
+        }
     }
 
     /// Runs admission for every room once and refreshes room metrics.
     pub async fn tick(&self) {
         let now = unix_ms();
         let mut up = true;
+        let pending =
+            std::mem::take(&mut *self.pending_ends.lock().unwrap_or_else(|p| p.into_inner()));
+        for (ri, jti) in pending {
+            if self
+                .store
+                .end_session(&self.routes[ri].name, &jti)
+                .await
+                .is_err()
+            {
+                self.pending_ends
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((ri, jti));
+            }
+        }
         for r in &self.routes {
             if self.store.tick(&r.name, now).await.is_err() {
                 up = false;

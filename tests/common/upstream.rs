@@ -26,6 +26,16 @@ use super::{full, TBody};
 pub struct Upstream {
     pub addr: SocketAddr,
     pub hits: Arc<AtomicUsize>,
+    pub sessions: Arc<Sessions>,
+}
+
+/// What the upstream saw of usher passes: every pass in arrival order, and the visitors
+/// between `/enter` and `/exit` (the site's view of "inside at once").
+#[derive(Default)]
+pub struct Sessions {
+    pub passes: std::sync::Mutex<Vec<String>>,
+    pub inside: std::sync::Mutex<std::collections::HashSet<String>>,
+    pub max_inside: AtomicUsize,
 }
 
 impl Upstream {
@@ -38,17 +48,42 @@ pub async fn spawn() -> Upstream {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
+    let sessions = Arc::new(Sessions::default());
     let h = hits.clone();
+    let sess = sessions.clone();
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 continue;
             };
             let h = h.clone();
+            let sess = sess.clone();
             tokio::spawn(async move {
-                let svc = service_fn(move |req| {
+                let svc = service_fn(move |req: Request<Incoming>| {
                     h.fetch_add(1, Ordering::SeqCst);
-                    route(req)
+                    let sess = sess.clone();
+                    async move {
+                        if let Some(p) = req
+                            .headers()
+                            .get("x-usher-pass")
+                            .and_then(|v| v.to_str().ok())
+                        {
+                            let p = p.to_string();
+                            sess.passes.lock().unwrap().push(p.clone());
+                            let mut inside = sess.inside.lock().unwrap();
+                            match req.uri().path() {
+                                "/enter" => {
+                                    inside.insert(p);
+                                    sess.max_inside.fetch_max(inside.len(), Ordering::SeqCst);
+                                }
+                                "/exit" => {
+                                    inside.remove(&p);
+                                }
+                                _ => {}
+                            }
+                        }
+                        route(req).await
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tcp), svc)
@@ -57,7 +92,11 @@ pub async fn spawn() -> Upstream {
             });
         }
     });
-    Upstream { addr, hits }
+    Upstream {
+        addr,
+        hits,
+        sessions,
+    }
 }
 
 async fn route(req: Request<Incoming>) -> Result<Response<TBody>, Infallible> {

@@ -1,0 +1,529 @@
+//! The waiting room end to end: the real proxy over TLS, a real upstream, real passes.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{upstream, Pki};
+use http_body_util::BodyExt;
+use hyper::client::conn::http1::SendRequest;
+use usher::pass::{KeyRing, Passes, Session};
+
+/// A browser-like visitor: one connection, its own cookie jar.
+struct Visitor {
+    conn: SendRequest<common::TBody>,
+    jar: HashMap<String, String>,
+}
+
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Visitor {
+    async fn new(pki: &Pki, addr: SocketAddr) -> Self {
+        Self {
+            conn: pki.h1(addr).await,
+            jar: HashMap::new(),
+        }
+    }
+
+    async fn send(&mut self, method: &str, path: &str, extra: &[(&str, &str)]) -> Reply {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost");
+        if !self.jar.is_empty() {
+            let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header("cookie", cookie.join("; "));
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        self.conn.ready().await.unwrap();
+        let resp = self
+            .conn
+            .send_request(req.body(common::empty()).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = resp.into_parts();
+        for sc in parts.headers.get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            let (pair, attrs) = sc.split_once(';').unwrap_or((sc, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.jar.remove(k);
+            } else {
+                self.jar.insert(k.to_string(), v.to_string());
+            }
+        }
+        let body = String::from_utf8_lossy(&body.collect().await.unwrap().to_bytes()).into_owned();
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        self.send("GET", path, &[]).await
+    }
+
+    async fn status(&mut self) -> serde_json::Value {
+        self.send("GET", "/_usher/status?room=booking", &[])
+            .await
+            .json()
+    }
+
+    /// Polls until called (the pass cookie is then in the jar).
+    async fn wait_until_called(&mut self, within: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let s = self.status().await;
+            if s["state"] == "called" {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "not called in time: {s}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A waiting-room config with a pass key on disk, so tests can forge with the real key.
+struct Setup {
+    pki: Pki,
+    key_pem: String,
+    state_dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let pki = Pki::new();
+        let pair = usher::pass::keys::generate().unwrap();
+        usher::pass::keys::write(pki.dir.path(), "pass-1", &pair).unwrap();
+        Self {
+            pki,
+            key_pem: pair.private_pem,
+            state_dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config(&self, upstream: SocketAddr, room: &[&str]) -> String {
+        let key = self.pki.dir.path().join("pass-1.key");
+        let mut extra: Vec<(&str, String)> = vec![
+            (
+                "passes",
+                format!("signing_key = {:?}", key.display().to_string()),
+            ),
+            ("passes", "issuer = \"usher-test\"".into()),
+            (
+                "state",
+                format!("dir = {:?}", self.state_dir.path().display().to_string()),
+            ),
+        ];
+        let mut text = {
+            let e: Vec<(&str, &str)> = extra.iter().map(|(t, l)| (*t, l.as_str())).collect();
+            common::config(&self.pki, upstream, &e)
+        };
+        extra.clear();
+        text.push_str("[[rooms]]\nname = \"booking\"\npaths = [\"/\"]\n");
+        for line in room {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str("[[rooms]]\nname = \"other\"\npaths = [\"/other\"]\nmode = \"open\"\n");
+        text
+    }
+
+    async fn start(&self, upstream: SocketAddr, room: &[&str]) -> usher::server::Running {
+        let settings = usher::config::Settings::from_toml(&self.config(upstream, room)).unwrap();
+        usher::server::start(&settings).await.unwrap()
+    }
+
+    /// A pass service holding the proxy's own signing key (for forgeries that only
+    /// someone with the key could make — expired, wrong room, future).
+    fn insider(&self, kid: &str, issuer: &str) -> Passes {
+        Passes::new(KeyRing::from_pem(kid, &self.key_pem, &[]).unwrap(), issuer)
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nobody_skips_the_line() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    // Paused: nobody is called, so any request that reaches the upstream skipped the line.
+    let proxy = s.start(up.addr, &["mode = \"paused\""]).await;
+    let addr = proxy.public_addr;
+    let sess = Session {
+        idle: 600,
+        max: 3600,
+    };
+    let t = now();
+
+    let genuine_other_room = {
+        let mut v = Visitor::new(&s.pki, addr).await;
+        let r = v.get("/other/x").await; // open room: admitted at once
+        assert_eq!(r.status, 200);
+        v.jar["usher_pass"].clone()
+    };
+    let insider = s.insider("pass-1", "usher-test");
+    let (expired, _) = insider.mint("booking", "v", sess, t - 4000).unwrap();
+    let (future, _) = insider.mint("booking", "v", sess, t + 3600).unwrap();
+    let (wrong_issuer, _) = s
+        .insider("pass-1", "someone-else")
+        .mint("booking", "v", sess, t)
+        .unwrap();
+    let (unknown_kid, _) = s
+        .insider("pass-9", "usher-test")
+        .mint("booking", "v", sess, t)
+        .unwrap();
+    let stranger = Passes::new(KeyRing::generate("pass-1").unwrap(), "usher-test");
+    let (other_key, _) = stranger.mint("booking", "v", sess, t).unwrap();
+    let (good, claims) = insider.mint("booking", "v", sess, t).unwrap();
+    let parts: Vec<&str> = good.split('.').collect();
+    let mut edited = claims.clone();
+    edited.exp += 86_400;
+    let edited = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&serde_json::to_vec(&edited).unwrap()),
+        parts[2]
+    );
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT","kid":"pass-1"}"#),
+        parts[1]
+    );
+    let jwks: serde_json::Value =
+        serde_json::from_str(&proxy.gate.as_ref().unwrap().passes.jwks()).unwrap();
+    let x = jwks["keys"][0]["x"].as_str().unwrap().to_string();
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    h.kid = Some("pass-1".into());
+    let hs256 = jsonwebtoken::encode(
+        &h,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(x.as_bytes()),
+    )
+    .unwrap();
+    // A revoked pass: genuine, then its session ends.
+    let revoked = {
+        let (p, c) = insider.mint("booking", "v2", sess, t).unwrap();
+        proxy
+            .gate
+            .as_ref()
+            .unwrap()
+            .passes
+            .revoke(&c.jti, c.send, t);
+        p
+    };
+    let forged_ticket = format!("{}AAAA", b64(&[1u8; 40]));
+
+    let attempts: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("no pass", vec![]),
+        (
+            "any Referer",
+            vec![("referer", "https://localhost/_usher/status".into())],
+        ),
+        ("I waited header", vec![("x-usher-waited", "true".into())]),
+        (
+            "pass for another room",
+            vec![("cookie", format!("usher_pass={genuine_other_room}"))],
+        ),
+        ("expired", vec![("cookie", format!("usher_pass={expired}"))]),
+        (
+            "not yet valid",
+            vec![("cookie", format!("usher_pass={future}"))],
+        ),
+        (
+            "wrong issuer",
+            vec![("cookie", format!("usher_pass={wrong_issuer}"))],
+        ),
+        (
+            "unknown kid",
+            vec![("cookie", format!("usher_pass={unknown_kid}"))],
+        ),
+        (
+            "other key",
+            vec![("cookie", format!("usher_pass={other_key}"))],
+        ),
+        (
+            "edited payload",
+            vec![("cookie", format!("usher_pass={edited}"))],
+        ),
+        ("alg none", vec![("cookie", format!("usher_pass={none}"))]),
+        (
+            "HS256 with the public key",
+            vec![("cookie", format!("usher_pass={hs256}"))],
+        ),
+        ("revoked", vec![("cookie", format!("usher_pass={revoked}"))]),
+        (
+            "app header, forged",
+            vec![("x-usher-pass", other_key.clone())],
+        ),
+        (
+            "forged ticket",
+            vec![("cookie", format!("usher_ticket={forged_ticket}"))],
+        ),
+    ];
+    let before = up.hits();
+    for (what, headers) in &attempts {
+        let mut v = Visitor::new(&s.pki, addr).await;
+        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for method in ["GET", "POST"] {
+            let r = v.send(method, "/book/1", &hs).await;
+            if method == "GET" {
+                assert_eq!(r.status, 200, "{what}: the waiting page");
+                assert!(
+                    r.body.contains("data-state=\"paused\""),
+                    "{what}: {}",
+                    &r.body[..200.min(r.body.len())]
+                );
+                assert!(r.headers["content-security-policy"]
+                    .to_str()
+                    .unwrap()
+                    .contains("default-src 'none'"));
+            } else {
+                assert_eq!(r.status, 503, "{what}: API gets 503");
+                assert!(r.headers.contains_key("retry-after"));
+                assert_eq!(r.json()["state"], "paused", "{what}");
+            }
+        }
+    }
+    assert_eq!(
+        up.hits(),
+        before,
+        "a request without a valid pass reached the upstream"
+    );
+    let m = proxy.metrics.render();
+    for reason in [
+        "expired",
+        "not_yet_valid",
+        "wrong_issuer",
+        "unknown_key",
+        "bad_signature",
+        "bad_algorithm",
+        "revoked",
+        "wrong_audience",
+    ] {
+        assert!(
+            common::sample(&m, "usher_pass_rejections_total", &[("reason", reason)]) >= 1.0,
+            "no rejection counted for {reason}"
+        );
+    }
+    // The genuine pass does get through, and the upstream sees it as X-Usher-Pass.
+    let mut v = Visitor::new(&s.pki, addr).await;
+    let r = v
+        .send(
+            "GET",
+            "/headers",
+            &[("cookie", &format!("usher_pass={good}"))],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.contains(&format!("x-usher-pass: {good}")),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("usher_pass="),
+        "usher cookies never reach the site"
+    );
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_visitors_are_admitted_in_join_order() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let proxy = s
+        .start(up.addr, &["mode = \"queue\"", "max_active = 1"])
+        .await;
+    let mut visitors = Vec::new();
+    for i in 0..200 {
+        let mut v = Visitor::new(&s.pki, proxy.public_addr).await;
+        let r = v.get(&format!("/book?visitor={i}")).await;
+        assert_eq!(r.status, 200);
+        assert!(v.jar.contains_key("usher_ticket"));
+        visitors.push(v);
+    }
+    for i in 0..200 {
+        visitors[i].wait_until_called(Duration::from_secs(5)).await;
+        // Those behind see exactly how many are ahead of them.
+        for (j, w) in visitors.iter_mut().enumerate().skip(i + 1).take(3) {
+            let st = w.status().await;
+            assert_eq!(st["state"], "waiting", "{j} while {i} is called");
+            assert_eq!(st["ahead"], (j - i - 1) as u64, "{j} while {i} is called");
+        }
+        let r = visitors[i].get(&format!("/headers?visitor={i}")).await;
+        assert_eq!(r.status, 200, "visitor {i} with their pass");
+        let left = visitors[i].send("POST", "/_usher/leave", &[]).await;
+        assert_eq!(left.json()["state"], "left");
+    }
+    // The site saw the visitors in join order.
+    let passes = up.sessions.passes.lock().unwrap().clone();
+    assert_eq!(passes.len(), 200);
+    let subs: Vec<String> = passes
+        .iter()
+        .map(|p| {
+            let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p.split('.').nth(1).unwrap())
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&payload).unwrap()["sub"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let unique: std::collections::HashSet<_> = subs.iter().collect();
+    assert_eq!(unique.len(), 200, "one pass per visitor");
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn capacity_is_never_exceeded_at_the_site() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let proxy = s
+        .start(up.addr, &["mode = \"queue\"", "max_active = 3"])
+        .await;
+    let addr = proxy.public_addr;
+    let mut tasks = Vec::new();
+    for _ in 0..30 {
+        let pki_cert = s.pki.cert.clone();
+        let _ = pki_cert;
+        let mut v = Visitor::new(&s.pki, addr).await;
+        v.get("/book").await;
+        tasks.push(tokio::spawn(async move {
+            v.wait_until_called(Duration::from_secs(20)).await;
+            assert_eq!(v.get("/enter").await.status, 200);
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            assert_eq!(v.get("/exit").await.status, 200);
+            v.send("POST", "/_usher/leave", &[]).await;
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let max = up
+        .sessions
+        .max_inside
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=3).contains(&max), "max inside at once: {max}");
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn store_outage_fails_closed_and_pass_holders_keep_going() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let proxy = s
+        .start(up.addr, &["mode = \"queue\"", "max_active = 1"])
+        .await;
+    let gate = proxy.gate.clone().unwrap();
+    let mut holder = Visitor::new(&s.pki, proxy.public_addr).await;
+    holder.get("/book").await;
+    holder.wait_until_called(Duration::from_secs(2)).await;
+    let mut waiter = Visitor::new(&s.pki, proxy.public_addr).await;
+    waiter.get("/book").await;
+    assert_eq!(waiter.status().await["ahead"], 0);
+
+    gate.store.set_available(false);
+    let hits = up.hits();
+    // A newcomer is not let in, and is told why (503 page, never the site).
+    let mut newcomer = Visitor::new(&s.pki, proxy.public_addr).await;
+    let r = newcomer.get("/book").await;
+    assert_eq!(r.status, 503);
+    assert!(r.body.contains("data-state=\"unavailable\""));
+    // The waiting visitor keeps their ticket and is told admission is paused.
+    let st = waiter.status().await;
+    assert_eq!(st["state"], "unavailable");
+    assert!(waiter.jar.contains_key("usher_ticket"));
+    // Even when the holder leaves, nobody new is called during the outage.
+    holder.get("/book").await; // the pass holder still gets through
+    assert_eq!(up.hits(), hits + 1);
+    holder.send("POST", "/_usher/leave", &[]).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(waiter.status().await["state"], "unavailable");
+    assert_eq!(
+        common::sample(&proxy.metrics.render(), "usher_store_up", &[]),
+        0.0
+    );
+
+    gate.store.set_available(true);
+    // Admission resumes where it was: the waiter is next.
+    waiter.wait_until_called(Duration::from_secs(2)).await;
+    assert_eq!(waiter.get("/book").await.status, 200);
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn absent_visitor_is_skipped_then_recalled_first() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let proxy = s
+        .start(
+            up.addr,
+            &[
+                "mode = \"queue\"",
+                "max_active = 1",
+                "abandon_after = \"1s\"",
+            ],
+        )
+        .await;
+    let addr = proxy.public_addr;
+    let mut holder = Visitor::new(&s.pki, addr).await;
+    holder.get("/book").await;
+    holder.wait_until_called(Duration::from_secs(2)).await;
+    let mut absent = Visitor::new(&s.pki, addr).await;
+    absent.get("/book").await;
+    let mut present = Visitor::new(&s.pki, addr).await;
+    present.get("/book").await;
+    let mut late = Visitor::new(&s.pki, addr).await;
+    // `absent` stops polling; `present` keeps polling past abandon_after.
+    for _ in 0..12 {
+        assert_eq!(present.status().await["state"], "waiting");
+        holder.get("/book").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        present.status().await["ahead"],
+        0,
+        "the absent visitor was skipped"
+    );
+    late.get("/book").await;
+    holder.send("POST", "/_usher/leave", &[]).await;
+    present.wait_until_called(Duration::from_secs(2)).await;
+    // The absent visitor comes back within the recall window: next in, before `late`.
+    assert_eq!(absent.status().await["state"], "waiting");
+    present.send("POST", "/_usher/leave", &[]).await;
+    absent.wait_until_called(Duration::from_secs(2)).await;
+    assert_eq!(late.status().await["state"], "waiting");
+    let m = proxy.metrics.render();
+    assert_eq!(
+        common::sample(&m, "usher_room_events_total", &[("event", "abandoned")]),
+        1.0
+    );
+    proxy.shutdown().await;
+}
