@@ -2,103 +2,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::process::Proc;
 use common::{upstream, Pki};
 use http_body_util::BodyExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_usher");
-
-/// A proxy process; killed on drop.
-struct Proc {
-    child: Child,
-    public: SocketAddr,
-    admin: SocketAddr,
-    /// Every stderr line after the "listening" line.
-    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn start(config_text: &str, dir: &std::path::Path) -> Self {
-        Self::start_with(config_text, dir, &[], "info,usher::access=off")
-    }
-
-    fn start_with(config_text: &str, dir: &std::path::Path, args: &[&str], rust_log: &str) -> Self {
-        let path = dir.join("usher.toml");
-        std::fs::write(&path, config_text).unwrap();
-        let mut child = Command::new(BIN)
-            .args(["proxy", "-c"])
-            .arg(&path)
-            .args(args)
-            .env("RUST_LOG", rust_log)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let (public, admin) = loop {
-            let line = lines
-                .next()
-                .expect("proxy exited before listening")
-                .unwrap();
-            if line.contains("usher proxy listening") {
-                let field = |name: &str| -> SocketAddr {
-                    // Human format: name=ADDR; JSON format: "name":"ADDR".
-                    let (start, end) = match line.find(&format!("{name}=")) {
-                        Some(i) => (i + name.len() + 1, ' '),
-                        None => (
-                            line.find(&format!("\"{name}\":\"")).unwrap() + name.len() + 4,
-                            '"',
-                        ),
-                    };
-                    line[start..].split(end).next().unwrap().parse().unwrap()
-                };
-                break (field("public"), field("admin"));
-            }
-        };
-        // Keep draining stderr so the child never blocks on a full pipe.
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            public,
-            admin,
-            log,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Peak resident memory (VmHWM) in KiB.
-    fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_megabytes_stream_both_ways_without_buffering() {

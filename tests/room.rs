@@ -527,3 +527,59 @@ async fn absent_visitor_is_skipped_then_recalled_first() {
     );
     proxy.shutdown().await;
 }
+
+impl Visitor {
+    /// The same visitor (same cookies) on a new connection, e.g. after a restart.
+    async fn reconnect(&mut self, pki: &Pki, addr: SocketAddr) {
+        self.conn = pki.h1(addr).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_dash_nine_loses_nobody_and_keeps_the_order() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let text = s
+        .config(up.addr, &["mode = \"queue\"", "max_active = 1"])
+        .replace("[state]\n", "[state]\nsave_interval = \"100ms\"\n");
+    let proxy = common::process::Proc::start(&text, s.pki.dir.path());
+    let mut holder = Visitor::new(&s.pki, proxy.public).await;
+    holder.get("/book").await;
+    holder.wait_until_called(Duration::from_secs(3)).await;
+    let mut line = Vec::new();
+    for i in 0..20 {
+        let mut v = Visitor::new(&s.pki, proxy.public).await;
+        v.get("/book").await;
+        assert_eq!(v.status().await["ahead"], i, "before the crash");
+        line.push(v);
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await; // a save happens
+    drop(proxy); // SIGKILL: no shutdown hook runs
+
+    let proxy = common::process::Proc::start(&text, s.pki.dir.path());
+    holder.reconnect(&s.pki, proxy.public).await;
+    // Tickets come back in reverse order; each holder sees the same place as before.
+    for (i, v) in line.iter_mut().enumerate().rev() {
+        v.reconnect(&s.pki, proxy.public).await;
+        let st = v.status().await;
+        assert_eq!(st["state"], "waiting", "{i}: {st}");
+        assert_eq!(st["ahead"], i as u64, "{i} after the restart");
+    }
+    // The pass from before the crash still works (same key) and still holds the slot.
+    assert_eq!(holder.get("/book").await.status, 200);
+    assert_eq!(line[0].status().await["state"], "waiting");
+    holder.send("POST", "/_usher/leave", &[]).await;
+    // Admission resumes in the old order.
+    for i in 0..line.len() {
+        line[i].wait_until_called(Duration::from_secs(3)).await;
+        if let Some(next) = line.get_mut(i + 1) {
+            assert_eq!(
+                next.status().await["state"],
+                "waiting",
+                "{} overtook {i}",
+                i + 1
+            );
+        }
+        line[i].send("POST", "/_usher/leave", &[]).await;
+    }
+}
