@@ -583,3 +583,62 @@ async fn kill_dash_nine_loses_nobody_and_keeps_the_order() {
         line[i].send("POST", "/_usher/leave", &[]).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn waiting_page_in_chromium_counts_down_and_lands_on_the_original_url() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let proxy = s
+        .start(up.addr, &["mode = \"queue\"", "max_active = 1"])
+        .await;
+    let addr = proxy.public_addr;
+    // One visitor inside, one waiting ahead of the browser.
+    let mut holder = Visitor::new(&s.pki, addr).await;
+    holder.get("/book").await;
+    holder.wait_until_called(Duration::from_secs(2)).await;
+    let mut ahead = Visitor::new(&s.pki, addr).await;
+    ahead.get("/book").await;
+
+    let mut b = common::cdp::Browser::start().await;
+    let page = format!("https://localhost:{}/book/42?seat=3A", addr.port());
+    b.goto(&page).await;
+    b.wait_for(
+        "document.documentElement.dataset.state === 'waiting'",
+        Duration::from_secs(10),
+    )
+    .await;
+    let text = b.eval("document.body.innerText").await;
+    let text = text.as_str().unwrap();
+    assert!(text.contains('1'), "one visitor ahead: {text}");
+    assert!(
+        text.contains("Reloading") || text.contains("reload"),
+        "says reloading keeps the place: {text}"
+    );
+    let size = b.eval("document.documentElement.outerHTML.length").await;
+    assert!(size.as_u64().unwrap() <= 8192, "page is {size} characters");
+    std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/docs")).unwrap();
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/docs/waiting-page.png"),
+        b.screenshot().await,
+    )
+    .unwrap();
+
+    // The line moves: the holder leaves, the visitor ahead is called; the page updates.
+    holder.send("POST", "/_usher/leave", &[]).await;
+    ahead.wait_until_called(Duration::from_secs(3)).await;
+    b.wait_for(
+        "[...document.querySelectorAll('*')].some(e => e.children.length === 0 && e.textContent.trim() === '0')",
+        Duration::from_secs(10),
+    )
+    .await;
+    // Then it is the browser's turn: the page goes to the URL it was opened with.
+    ahead.send("POST", "/_usher/leave", &[]).await;
+    b.wait_for(
+        &format!(
+            "location.href === {page:?} && document.body.innerText.includes('hello from upstream')"
+        ),
+        Duration::from_secs(10),
+    )
+    .await;
+    proxy.shutdown().await;
+}

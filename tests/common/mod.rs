@@ -2,6 +2,7 @@
 //! TLS clients speaking HTTP/1.1 or HTTP/2.
 #![allow(dead_code)]
 
+pub mod cdp;
 pub mod process;
 pub mod upstream;
 
