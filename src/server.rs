@@ -170,7 +170,12 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
 
     // Admin listener: plain HTTP/1.1.
     {
-        let admin = Arc::new(Admin::new(metrics.clone(), ready.clone()));
+        let admin = Arc::new(Admin::new(
+            metrics.clone(),
+            ready.clone(),
+            settings.admin_token.clone(),
+            gate.clone(),
+        ));
         let ctx = Accept::new("admin", &stop_rx, &slots, &graceful, &metrics);
         let builders = builders.clone();
         tasks.spawn(ctx.run(admin_l, move |tcp, _peer, conn| {
@@ -179,7 +184,7 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
             async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let admin = admin.clone();
-                    async move { Ok::<_, Infallible>(admin.handle(req)) }
+                    async move { Ok::<_, Infallible>(admin.handle(req).await) }
                 });
                 let served = builders.h1.serve_connection(TokioIo::new(tcp), svc);
                 conn.serve(served).await;

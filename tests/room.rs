@@ -642,3 +642,149 @@ async fn waiting_page_in_chromium_counts_down_and_lands_on_the_original_url() {
     .await;
     proxy.shutdown().await;
 }
+
+async fn admin(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, common::TBody>(
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "admin");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    send.ready().await.unwrap();
+    let resp = send
+        .send_request(req.body(common::full(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_api_changes_rooms_live_without_touching_the_line() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    const TOKEN: &str = "test-admin-token-0123456789";
+    let mut text = s.config(up.addr, &["mode = \"queue\"", "max_active = 1"]);
+    text.push_str(&format!("[admin]\ntoken = \"{TOKEN}\"\n"));
+    let settings = usher::config::Settings::from_toml(&text).unwrap();
+    let proxy = usher::server::start(&settings).await.unwrap();
+    let (addr, adm) = (proxy.public_addr, proxy.admin_addr);
+
+    assert_eq!(admin(adm, "GET", "/admin/rooms", None, "").await.0, 401);
+    assert_eq!(
+        admin(
+            adm,
+            "GET",
+            "/admin/rooms",
+            Some("wrong-token-wrong-token"),
+            ""
+        )
+        .await
+        .0,
+        401
+    );
+
+    let mut line = Vec::new();
+    for _ in 0..4 {
+        let mut v = Visitor::new(&s.pki, addr).await;
+        v.get("/book").await;
+        line.push(v);
+    }
+    line[0].wait_until_called(Duration::from_secs(2)).await;
+    let (status, rooms) = admin(adm, "GET", "/admin/rooms", Some(TOKEN), "").await;
+    assert_eq!(status, 200);
+    let booking = &rooms["rooms"][0];
+    assert_eq!(booking["name"], "booking");
+    assert_eq!(booking["mode"], "queue");
+    assert_eq!(booking["active"], 1);
+    assert_eq!(booking["waiting"], 3);
+
+    // Bad changes are refused and name the field.
+    let (status, err) = admin(
+        adm,
+        "PATCH",
+        "/admin/rooms/booking",
+        Some(TOKEN),
+        r#"{"mode":"fast"}"#,
+    )
+    .await;
+    assert_eq!((status, err["error"]["code"].as_str()), (400, Some("mode")));
+    let (status, _) = admin(
+        adm,
+        "PATCH",
+        "/admin/rooms/booking",
+        Some(TOKEN),
+        r#"{"max_actve":3}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        admin(adm, "PATCH", "/admin/rooms/nope", Some(TOKEN), "{}")
+            .await
+            .0,
+        404
+    );
+
+    // Pause: nobody else is called even when the slot frees; the order is kept.
+    let (status, view) = admin(
+        adm,
+        "PATCH",
+        "/admin/rooms/booking",
+        Some(TOKEN),
+        r#"{"mode":"paused"}"#,
+    )
+    .await;
+    assert_eq!((status, view["mode"].as_str()), (200, Some("paused")));
+    line[0].send("POST", "/_usher/leave", &[]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let st = line[1].status().await;
+    assert_eq!(
+        (st["state"].as_str(), st["ahead"].as_u64()),
+        (Some("paused"), Some(0))
+    );
+    // Resume with room for two: the next two are called, in order.
+    let (status, view) = admin(
+        adm,
+        "PATCH",
+        "/admin/rooms/booking",
+        Some(TOKEN),
+        r#"{"mode":"queue","max_active":2}"#,
+    )
+    .await;
+    assert_eq!((status, view["max_active"].as_u64()), (200, Some(2)));
+    line[1].wait_until_called(Duration::from_secs(2)).await;
+    line[2].wait_until_called(Duration::from_secs(2)).await;
+    assert_eq!(line[3].status().await["ahead"], 0);
+    // The admin API is never reachable on the public listener.
+    let mut v = Visitor::new(&s.pki, addr).await;
+    let r = v
+        .send(
+            "GET",
+            "/admin/rooms",
+            &[("authorization", &format!("Bearer {TOKEN}"))],
+        )
+        .await;
+    assert!(
+        !r.body.contains("\"rooms\""),
+        "admin API answered on the public listener"
+    );
+    proxy.shutdown().await;
+}

@@ -32,6 +32,17 @@ pub struct FileConfig {
     pub bypass: Vec<super::rooms::BypassFile>,
     /// Rooms.
     pub rooms: Vec<super::rooms::RoomFile>,
+    /// The admin API.
+    pub admin: AdminFile,
+}
+
+/// `[admin]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminFile {
+    /// Bearer token for `/admin/*`; `USHER_ADMIN_TOKEN` in the environment wins. Empty and
+    /// unset: the admin API is off (metrics and health stay on).
+    pub token: String,
 }
 
 /// `[listen]`

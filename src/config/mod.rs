@@ -79,6 +79,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Rooms, bypass rules, passes and queue state.
     pub waiting_room: rooms::WaitingRoomSettings,
+    /// Bearer token for the admin API (`None`: the API is off).
+    pub admin_token: Option<String>,
 }
 
 /// Validated `[listen]`.

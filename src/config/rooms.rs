@@ -232,17 +232,10 @@ pub(super) fn validate(
                 );
             }
         }
-        let mode = match r.mode.as_str() {
-            "open" => Mode::Open,
-            "auto" => Mode::Auto,
-            "queue" => Mode::Queue,
-            "paused" => Mode::Paused,
-            "closed" => Mode::Closed,
-            other => {
-                p.push(&f("mode"), format!("{other:?} is not a mode; write \"open\", \"auto\", \"queue\", \"paused\" or \"closed\""));
-                Mode::Closed
-            }
-        };
+        let mode = r.mode.parse::<Mode>().unwrap_or_else(|msg| {
+            p.push(&f("mode"), msg);
+            Mode::Closed
+        });
         if r.max_active == 0 {
             p.push(
                 &f("max_active"),

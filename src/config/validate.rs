@@ -272,6 +272,18 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         &file.state,
     );
 
+    // [admin]
+    let admin_token = std::env::var("USHER_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or_else(|| (!file.admin.token.is_empty()).then(|| file.admin.token.clone()));
+    if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+        p.push(
+            "admin.token",
+            "is shorter than 16 characters; use a long random token (e.g. `openssl rand -hex 24`)",
+        );
+    }
+
     // The placeholder values used after a problem never escape: any problem fails here.
     if !p.0.is_empty() {
         return Err(ConfigError::Invalid(p.0));
@@ -289,6 +301,7 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         forwarding: ForwardingSettings { trusted_proxies },
         workers: file.runtime.workers,
         waiting_room,
+        admin_token,
         log: LogSettings {
             format,
             level: file.log.level.clone(),

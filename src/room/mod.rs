@@ -30,6 +30,36 @@ pub enum Mode {
     Closed,
 }
 
+impl Mode {
+    /// The config/API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Open => "open",
+            Mode::Auto => "auto",
+            Mode::Queue => "queue",
+            Mode::Paused => "paused",
+            Mode::Closed => "closed",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "open" => Ok(Mode::Open),
+            "auto" => Ok(Mode::Auto),
+            "queue" => Ok(Mode::Queue),
+            "paused" => Ok(Mode::Paused),
+            "closed" => Ok(Mode::Closed),
+            other => Err(format!(
+                "{other:?} is not a mode; write \"open\", \"auto\", \"queue\", \"paused\" or \"closed\""
+            )),
+        }
+    }
+}
+
 /// A room's admission settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RoomSettings {
@@ -122,6 +152,36 @@ const RESTORE_SLACK: usize = 1_000_000;
 /// Places swept for abandonment per tick: bounds tick cost for very long lines.
 const SWEEP_BUDGET: usize = 20_000;
 
+/// Changes an operator made through the admin API; they outlive restarts and sit on top
+/// of the configured settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Overrides {
+    /// Mode (`open`, `auto`, `queue`, `paused`, `closed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Sessions inside at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_active: Option<u32>,
+    /// Admissions per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_per_minute: Option<u32>,
+}
+
+impl Overrides {
+    fn apply(&self, mut s: RoomSettings) -> RoomSettings {
+        if let Some(m) = self.mode.as_deref().and_then(|m| m.parse().ok()) {
+            s.mode = m;
+        }
+        if let Some(n) = self.max_active {
+            s.max_active = n;
+        }
+        if let Some(n) = self.new_per_minute {
+            s.new_per_minute = n;
+        }
+        s
+    }
+}
+
 /// The little per-room state that tickets do not carry, saved so a restart loses nobody.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Saved {
@@ -141,6 +201,9 @@ pub struct Saved {
     pub abandoned_total: u64,
     /// Recalls since the room was created.
     pub recalled_total: u64,
+    /// Operator changes made through the admin API.
+    #[serde(default)]
+    pub overrides: Overrides,
 }
 
 /// Places reserved beyond the saved length for joins that happen between two saves.
@@ -158,6 +221,9 @@ pub struct Room {
     /// Times (Unix seconds) of recent calls, for the admission-rate estimate.
     recent_calls: VecDeque<u32>,
     stats: Stats,
+    /// Settings from the config file, before operator overrides.
+    configured: RoomSettings,
+    overrides: Overrides,
 }
 
 fn secs(d: Duration) -> u32 {
@@ -179,6 +245,8 @@ impl Room {
             refilled_ms: now_ms,
             recent_calls: VecDeque::new(),
             stats: Stats::default(),
+            configured: settings,
+            overrides: Overrides::default(),
         }
     }
 
@@ -192,8 +260,28 @@ impl Room {
         &self.settings
     }
 
-    /// Changes settings live (mode, capacity, rate…) without touching the line.
+    /// New configured settings (a config reload), without touching the line; operator
+    /// overrides stay on top.
     pub fn reconfigure(&mut self, settings: RoomSettings) {
+        self.configured = settings;
+        self.apply_settings(self.overrides.apply(settings));
+    }
+
+    /// An operator's change (admin API): merged into the overrides, which outlive restarts.
+    pub fn override_settings(&mut self, change: Overrides) {
+        if change.mode.is_some() {
+            self.overrides.mode = change.mode;
+        }
+        if change.max_active.is_some() {
+            self.overrides.max_active = change.max_active;
+        }
+        if change.new_per_minute.is_some() {
+            self.overrides.new_per_minute = change.new_per_minute;
+        }
+        self.apply_settings(self.overrides.apply(self.configured));
+    }
+
+    fn apply_settings(&mut self, settings: RoomSettings) {
         self.tokens = self.tokens.min(Self::burst(&settings));
         self.settings = settings;
     }
@@ -403,6 +491,7 @@ impl Room {
             lapsed_total: self.stats.lapsed_total,
             abandoned_total: self.stats.abandoned_total,
             recalled_total: self.stats.recalled_total,
+            overrides: self.overrides.clone(),
         }
     }
 
@@ -411,6 +500,7 @@ impl Room {
     /// skips those that never return), and new joins go after the reserved range.
     pub fn restore(settings: RoomSettings, saved: &Saved, now_ms: u64) -> Self {
         let mut room = Self::new(settings, now_ms);
+        room.override_settings(saved.overrides.clone());
         let now = to_secs(now_ms);
         room.line.presume_waiting(saved.head, saved.len, now);
         room.line.reserve(saved.reserved.max(saved.len));

@@ -317,3 +317,31 @@ fn joins_after_a_restart_go_behind_places_issued_before_it() {
     }
     assert_eq!(order, vec![early, unsaved, fresh]);
 }
+
+#[test]
+fn operator_overrides_survive_restart_and_config_changes() {
+    let mut room = Room::new(settings(Mode::Queue), T0);
+    room.override_settings(Overrides {
+        mode: Some("paused".into()),
+        max_active: Some(7),
+        new_per_minute: None,
+    });
+    assert_eq!(room.settings().mode, Mode::Paused);
+    // A config reload changes the configured values; the operator's stay on top.
+    let mut reloaded = settings(Mode::Auto);
+    reloaded.new_per_minute = 30;
+    room.reconfigure(reloaded);
+    assert_eq!(
+        (
+            room.settings().mode,
+            room.settings().max_active,
+            room.settings().new_per_minute
+        ),
+        (Mode::Paused, 7, 30)
+    );
+    let after = Room::restore(settings(Mode::Queue), &room.save(), T0 + 1000);
+    assert_eq!(
+        (after.settings().mode, after.settings().max_active),
+        (Mode::Paused, 7)
+    );
+}

@@ -131,6 +131,21 @@ impl Store for MemoryStore {
         self.with(room, |r| r.stats())
     }
 
+    async fn override_settings(
+        &self,
+        room: &str,
+        change: crate::room::Overrides,
+    ) -> Result<RoomSettings, StoreError> {
+        self.with(room, |r| {
+            r.override_settings(change);
+            *r.settings()
+        })
+    }
+
+    async fn settings(&self, room: &str) -> Result<RoomSettings, StoreError> {
+        self.with(room, |r| *r.settings())
+    }
+
     async fn reconfigure(&self, room: &str, settings: RoomSettings) -> Result<(), StoreError> {
         self.with(room, |r| r.reconfigure(settings))
     }

@@ -75,6 +75,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<usize>, StoreError>> + Send;
     /// A room's counters.
     fn stats(&self, room: &str) -> impl Future<Output = Result<Stats, StoreError>> + Send;
+    /// An operator's change through the admin API (kept across restarts).
+    fn override_settings(
+        &self,
+        room: &str,
+        change: crate::room::Overrides,
+    ) -> impl Future<Output = Result<RoomSettings, StoreError>> + Send;
+    /// A room's settings in force.
+    fn settings(&self, room: &str)
+        -> impl Future<Output = Result<RoomSettings, StoreError>> + Send;
     /// Changes a room's settings without touching its line.
     fn reconfigure(
         &self,

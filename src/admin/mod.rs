@@ -1,5 +1,8 @@
-//! The admin listener: `/metrics`, `/healthz`, `/readyz`. Plain HTTP, meant for a private
-//! interface (default `127.0.0.1:9090`); never reachable through the public listener.
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`, and the admin API under
+//! `/admin/` (`api.rs`). Plain HTTP, meant for a private interface (default
+//! `127.0.0.1:9090`); never reachable through the public listener.
+
+mod api;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,20 +19,34 @@ pub struct Admin {
     metrics: Arc<Metrics>,
     responses: StatusCounters,
     ready: Arc<AtomicBool>,
+    token: Option<String>,
+    gate: Option<Arc<crate::proxy::gate::Gate>>,
 }
 
 impl Admin {
     /// An admin service reading `metrics` and the readiness flag.
-    pub fn new(metrics: Arc<Metrics>, ready: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        metrics: Arc<Metrics>,
+        ready: Arc<AtomicBool>,
+        token: Option<String>,
+        gate: Option<Arc<crate::proxy::gate::Gate>>,
+    ) -> Self {
         Self {
             responses: metrics.status_counters("admin"),
             metrics,
             ready,
+            token,
+            gate,
         }
     }
 
     /// Routes one admin request.
-    pub fn handle<B>(&self, req: Request<B>) -> Response<ProxyBody> {
+    pub async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<ProxyBody> {
+        if req.uri().path().starts_with("/admin/") {
+            let resp = api::handle(req, self.token.as_deref(), self.gate.as_ref()).await;
+            self.responses.record(resp.status().as_u16());
+            return resp;
+        }
         let resp = match (req.method(), req.uri().path()) {
             (&Method::GET, "/metrics") => text(
                 StatusCode::OK,

@@ -1,0 +1,184 @@
+//! The admin API (`/admin/*`, bearer token): rooms with live counters, and live changes
+//! to mode, capacity and rate that never touch anyone's place in line.
+
+use std::sync::Arc;
+
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+
+use crate::proxy::gate::Gate;
+use crate::proxy::page::respond;
+use crate::proxy::ProxyBody;
+use crate::room::Overrides;
+use crate::store::{Store, StoreError};
+
+/// Largest admin request body.
+const MAX_BODY: usize = 16 * 1024;
+
+/// A change to a room, as sent by an operator.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Change {
+    mode: Option<String>,
+    max_active: Option<u32>,
+    new_per_minute: Option<u32>,
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
+    respond(
+        status,
+        "application/json",
+        serde_json::json!({"error": {"code": code, "message": message}}).to_string(),
+    )
+}
+
+/// True when the request carries the admin token (compared in constant time).
+fn authorised<B>(req: &Request<B>, token: &str) -> bool {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (a, b) = (given.as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves `/admin/…`.
+pub async fn handle(
+    req: Request<hyper::body::Incoming>,
+    token: Option<&str>,
+    gate: Option<&Arc<Gate>>,
+) -> Response<ProxyBody> {
+    let Some(token) = token else {
+        return error(
+            StatusCode::FORBIDDEN,
+            "disabled",
+            "the admin API is off: set admin.token or USHER_ADMIN_TOKEN",
+        );
+    };
+    if !authorised(&req, token) {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorised",
+            "send Authorization: Bearer <admin token>",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
+    let Some(gate) = gate else {
+        return error(StatusCode::NOT_FOUND, "no_rooms", "no rooms are configured");
+    };
+    let path = req.uri().path().to_string();
+    match (req.method().clone(), path.strip_prefix("/admin/rooms")) {
+        (Method::GET, Some("" | "/")) => {
+            let mut rooms = Vec::new();
+            for r in gate.routes() {
+                rooms.push(room_view(gate, &r.name).await);
+            }
+            json(serde_json::json!({ "rooms": rooms }))
+        }
+        (Method::GET, Some(name)) if name.starts_with('/') => {
+            let name = &name[1..];
+            match gate.room_index(name) {
+                Some(_) => json(room_view(gate, name).await),
+                None => error(StatusCode::NOT_FOUND, "no_room", "no such room"),
+            }
+        }
+        (Method::PATCH | Method::POST, Some(name)) if name.starts_with('/') => {
+            let name = name[1..].to_string();
+            if gate.room_index(&name).is_none() {
+                return error(StatusCode::NOT_FOUND, "no_room", "no such room");
+            }
+            let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+                .collect()
+                .await
+            {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    return error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too_large",
+                        "the body is too large or broken",
+                    )
+                }
+            };
+            let change: Change = match serde_json::from_slice(&body) {
+                Ok(c) => c,
+                Err(e) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "bad_json",
+                        &format!("expected {{\"mode\", \"max_active\", \"new_per_minute\"}}: {e}"),
+                    )
+                }
+            };
+            if let Some(Err(msg)) = change.mode.as_deref().map(str::parse::<crate::room::Mode>) {
+                return error(StatusCode::BAD_REQUEST, "mode", &msg);
+            }
+            if change.max_active == Some(0) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "max_active",
+                    "0 would let nobody in; use mode \"paused\" to stop admissions",
+                );
+            }
+            let overrides = Overrides {
+                mode: change.mode,
+                max_active: change.max_active,
+                new_per_minute: change.new_per_minute,
+            };
+            match gate.store.override_settings(&name, overrides.clone()).await {
+                Ok(_) => {
+                    tracing::warn!(room = %name, change = ?overrides, "room changed through the admin API");
+                    json(room_view(gate, &name).await)
+                }
+                Err(StoreError::Unavailable) => error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store",
+                    "the queue store is unavailable",
+                ),
+                Err(e) => error(StatusCode::NOT_FOUND, "no_room", &e.to_string()),
+            }
+        }
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "GET /admin/rooms, GET or PATCH /admin/rooms/NAME",
+        ),
+    }
+}
+
+fn json(v: serde_json::Value) -> Response<ProxyBody> {
+    respond(StatusCode::OK, "application/json", v.to_string())
+}
+
+async fn room_view(gate: &Gate, name: &str) -> serde_json::Value {
+    let settings = gate.store.settings(name).await;
+    let stats = gate.store.stats(name).await;
+    match (settings, stats) {
+        (Ok(s), Ok(st)) => serde_json::json!({
+            "name": name,
+            "mode": s.mode.as_str(),
+            "max_active": s.max_active,
+            "new_per_minute": s.new_per_minute,
+            "session_idle_seconds": s.session_idle.as_secs(),
+            "session_max_seconds": s.session_max.as_secs(),
+            "waiting": st.waiting,
+            "recalled_waiting": st.recalled_waiting,
+            "called": st.called,
+            "active": st.active,
+            "admitted_total": st.admitted_total,
+            "lapsed_total": st.lapsed_total,
+            "abandoned_total": st.abandoned_total,
+            "recalled_total": st.recalled_total,
+            "estimated_wait_seconds": st.estimated_wait_seconds,
+            "store": "up",
+        }),
+        _ => serde_json::json!({ "name": name, "store": "unavailable" }),
+    }
+}
