@@ -788,3 +788,73 @@ async fn admin_api_changes_rooms_live_without_touching_the_line() {
     );
     proxy.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prequeue_is_ordered_at_random_at_the_start_then_first_come_first_served() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let at = |secs_from_now: i64| {
+        let t = std::time::SystemTime::now() + Duration::from_secs(secs_from_now.max(0) as u64)
+            - Duration::from_secs((-secs_from_now).max(0) as u64);
+        humantime::format_rfc3339_seconds(t).to_string()
+    };
+    let prequeue = format!("prequeue_start = \"{}\"", at(-60));
+    let start = format!("start = \"{}\"", at(3));
+    let proxy = s
+        .start(
+            up.addr,
+            &["mode = \"queue\"", "max_active = 1", &prequeue, &start],
+        )
+        .await;
+    let hits = up.hits();
+    let mut early = Vec::new();
+    for i in 0..20 {
+        let mut v = Visitor::new(&s.pki, proxy.public_addr).await;
+        let r = v.get(&format!("/book?early={i}")).await;
+        assert_eq!(r.status, 200);
+        let st = v.status().await;
+        assert_eq!(
+            (st["state"].as_str(), st["phase"].as_str()),
+            (Some("waiting"), Some("prequeue")),
+            "{st}"
+        );
+        assert!(st["ahead"].is_null(), "no position before the draw: {st}");
+        early.push((i, v));
+    }
+    assert_eq!(up.hits(), hits, "nobody enters before the start");
+    // Wait for the start, then a late visitor joins.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let mut late = Visitor::new(&s.pki, proxy.public_addr).await;
+    late.get("/book?late").await;
+    // Admit everyone one at a time and record the order.
+    let mut order = Vec::new();
+    while !early.is_empty() {
+        let mut next = None;
+        for (k, (_, v)) in early.iter_mut().enumerate() {
+            if v.status().await["state"] == "called" {
+                next = Some(k);
+                break;
+            }
+        }
+        let Some(k) = next else {
+            assert_eq!(
+                late.status().await["state"],
+                "waiting",
+                "the late visitor overtook the pre-queue"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let (i, mut v) = early.remove(k);
+        assert_eq!(v.get("/book").await.status, 200);
+        v.send("POST", "/_usher/leave", &[]).await;
+        order.push(i);
+    }
+    assert_ne!(
+        order,
+        (0..20).collect::<Vec<_>>(),
+        "the pre-queue was served in arrival order"
+    );
+    late.wait_until_called(Duration::from_secs(3)).await;
+    proxy.shutdown().await;
+}

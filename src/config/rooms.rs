@@ -110,6 +110,12 @@ pub struct RoomFile {
     pub abandon_after: String,
     /// Time a skipped or lapsed visitor may come back to the front.
     pub recall_window: String,
+    /// When the pre-queue opens (RFC 3339, e.g. "2026-09-14T06:00:00+09:00").
+    pub prequeue_start: Option<String>,
+    /// When the sale starts: the pre-queue is put in a random order.
+    pub start: Option<String>,
+    /// When the sale ends: the room closes.
+    pub end: Option<String>,
 }
 
 impl Default for RoomFile {
@@ -126,8 +132,73 @@ impl Default for RoomFile {
             claim_window: "60s".into(),
             abandon_after: "60s".into(),
             recall_window: "10m".into(),
+            prequeue_start: None,
+            start: None,
+            end: None,
         }
     }
+}
+
+/// Unix seconds from an RFC 3339 time with `Z` or a `±HH:MM` offset.
+pub fn parse_time(s: &str) -> Option<u64> {
+    let (local, offset_secs): (&str, i64) = if let Some(l) = s.strip_suffix('Z') {
+        (l, 0)
+    } else if s.len() > 6 && matches!(s.as_bytes()[s.len() - 6], b'+' | b'-') {
+        let (l, off) = s.split_at(s.len() - 6);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let h: i64 = off.get(1..3)?.parse().ok()?;
+        let m: i64 = off.get(4..6)?.parse().ok()?;
+        (l, sign * (h * 3600 + m * 60))
+    } else {
+        return None;
+    };
+    let t = humantime::parse_rfc3339(&format!("{local}Z")).ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    u64::try_from(secs - offset_secs).ok()
+}
+
+/// The room's event, if it names one; problems are recorded.
+fn event(p: &mut Problems, i: usize, r: &RoomFile) -> Option<crate::room::Event> {
+    let mut time = |name: &str, v: &Option<String>| -> Option<u64> {
+        let v = v.as_deref()?;
+        let t = parse_time(v);
+        if t.is_none() {
+            p.push(
+                &format!("rooms[{i}].{name}"),
+                format!("{v:?} is not a time; write RFC 3339 like \"2026-09-14T06:00:00+09:00\""),
+            );
+        }
+        t
+    };
+    let pre = time("prequeue_start", &r.prequeue_start);
+    let start = time("start", &r.start);
+    let end = time("end", &r.end);
+    match (r.prequeue_start.is_some(), r.start.is_some()) {
+        (false, false) if r.end.is_none() => return None,
+        (true, true) => {}
+        _ => {
+            p.push(
+                &format!("rooms[{i}].start"),
+                "an event needs both prequeue_start and start (end is optional)",
+            );
+            return None;
+        }
+    }
+    let (pre, start) = (pre?, start?);
+    if pre > start {
+        p.push(
+            &format!("rooms[{i}].prequeue_start"),
+            "is after start; the pre-queue must open before the sale starts",
+        );
+    }
+    if end.is_some_and(|e| e <= start) {
+        p.push(&format!("rooms[{i}].end"), "is not after start");
+    }
+    Some(crate::room::Event {
+        prequeue_start: pre,
+        start,
+        end,
+    })
 }
 
 /// A validated room with where it applies.
@@ -242,7 +313,9 @@ pub(super) fn validate(
                 "0 would let nobody in; give the number of visitors the site can serve at once",
             );
         }
+        let event = event(p, i, r);
         let settings = RoomSettings {
+            event,
             max_active: r.max_active,
             new_per_minute: r.new_per_minute,
             session_idle: p.duration(&f("session_idle"), &r.session_idle),

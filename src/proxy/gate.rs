@@ -12,7 +12,7 @@ use crate::config::rooms::{BypassRule, DefaultAction, RoomRoute, WaitingRoomSett
 use crate::metrics::Metrics;
 use crate::pass::{PassClaims, Passes, Session};
 use crate::room::ticket::{Phase, Ticket, TicketKeys};
-use crate::room::{Join, Visit};
+use crate::room::{Join, PreQueue, Visit};
 use crate::store::{MemoryStore, Store, StoreError};
 
 /// Header apps use to present a pass (browsers use the cookie).
@@ -74,6 +74,8 @@ pub struct Answer {
 pub enum Standing {
     /// In line (or paused, with the flag).
     Waiting(crate::room::Position, bool),
+    /// In the pre-queue: the order is drawn in this many seconds.
+    PreQueue(u32),
     /// The room is closed.
     Closed,
     /// The store is down: nobody new gets in, the place is kept.
@@ -273,6 +275,7 @@ impl Gate {
                 let standing = match visit {
                     Visit::Waiting(p) => Standing::Waiting(p, false),
                     Visit::Paused(p) => Standing::Waiting(p, true),
+                    Visit::PreQueue(s) => Standing::PreQueue(s),
                     _ => Standing::Unavailable,
                 };
                 Decision::Answer(Answer {
@@ -358,23 +361,38 @@ impl Gate {
     ) -> Result<Outcome, StoreError> {
         let room = &self.routes[ri];
         if let Some(t) = ticket {
-            let place = t.place as usize;
-            match self.store.poll(&room.name, place, now_ms).await? {
-                Visit::Called => {
-                    let jti = self
-                        .passes
-                        .session_id()
-                        .map_err(|_| StoreError::Unavailable)?;
-                    if self.store.claim(&room.name, place, &jti, now_ms).await? {
-                        return self.mint(ri, &format!("{:016x}", t.visitor), &jti, now_ms);
+            let place = match t.phase {
+                Phase::Fifo => Some(t.place as usize),
+                Phase::PreQueue => match self
+                    .store
+                    .prequeue(&room.name, t.place as usize, now_ms)
+                    .await?
+                {
+                    PreQueue::Pending(secs) => {
+                        return Ok(Outcome::Wait(t, false, Visit::PreQueue(secs)))
                     }
-                    let v = self.store.poll(&room.name, place, now_ms).await?;
-                    return Ok(Outcome::Wait(t, false, v));
+                    PreQueue::Drawn(p) => Some(p),
+                    PreQueue::Unknown => None,
+                },
+            };
+            if let Some(place) = place {
+                match self.store.poll(&room.name, place, now_ms).await? {
+                    Visit::Called => {
+                        let jti = self
+                            .passes
+                            .session_id()
+                            .map_err(|_| StoreError::Unavailable)?;
+                        if self.store.claim(&room.name, place, &jti, now_ms).await? {
+                            return self.mint(ri, &format!("{:016x}", t.visitor), &jti, now_ms);
+                        }
+                        let v = self.store.poll(&room.name, place, now_ms).await?;
+                        return Ok(Outcome::Wait(t, false, v));
+                    }
+                    Visit::Closed => return Ok(Outcome::Closed),
+                    // Claimed before but the pass is gone, or the place was lost: join again.
+                    Visit::Admitted | Visit::Gone => {}
+                    v => return Ok(Outcome::Wait(t, false, v)),
                 }
-                Visit::Closed => return Ok(Outcome::Closed),
-                // Claimed before but the pass is gone, or the place was lost: join again.
-                Visit::Admitted | Visit::Gone => {}
-                v => return Ok(Outcome::Wait(t, false, v)),
             }
         }
         let jti = self
@@ -394,6 +412,20 @@ impl Gate {
                 };
                 let v = self.store.poll(&room.name, place, now_ms).await?;
                 Ok(Outcome::Wait(t, true, v))
+            }
+            Join::PreQueued(i) => {
+                let t = Ticket {
+                    room: room.name.clone(),
+                    visitor,
+                    place: i as u32,
+                    phase: Phase::PreQueue,
+                    issued: (now_ms / 1000) as u32,
+                };
+                let secs = match self.store.prequeue(&room.name, i, now_ms).await? {
+                    PreQueue::Pending(s) => s,
+                    _ => 0,
+                };
+                Ok(Outcome::Wait(t, true, Visit::PreQueue(secs)))
             }
             Join::Closed => Ok(Outcome::Closed),
         }

@@ -166,14 +166,20 @@ impl Pages {
         return_to: &str,
     ) -> Response<ProxyBody> {
         let (state, msg_key, pos) = describe(standing);
-        let (ahead, behind, eta, poll_ms) = match pos {
-            Some(p) => (
+        let (ahead, behind, eta, poll_ms) = match (pos, standing) {
+            (_, Standing::PreQueue(secs)) => (
+                "—".into(),
+                "—".into(),
+                self.eta_text(lang, Some(secs)),
+                prequeue_poll_ms(secs),
+            ),
+            (Some(p), _) => (
                 p.ahead.to_string(),
                 p.behind.to_string(),
                 self.eta_text(lang, p.eta_seconds),
                 p.poll_ms,
             ),
-            None => (
+            (None, _) => (
                 "—".into(),
                 "—".into(),
                 self.text(lang, "ETA_UNKNOWN").into(),
@@ -224,9 +230,15 @@ fn describe(s: Standing) -> (&'static str, &'static str, Option<crate::room::Pos
     match s {
         Standing::Waiting(p, false) => ("waiting", "T_WAITING", Some(p)),
         Standing::Waiting(p, true) => ("paused", "T_PAUSED", Some(p)),
+        Standing::PreQueue(_) => ("waiting", "T_WAITING", None),
         Standing::Closed => ("closed", "T_CLOSED", None),
         Standing::Unavailable | Standing::NotFound => ("unavailable", "T_UNAVAILABLE", None),
     }
+}
+
+/// Poll interval in the pre-queue: slow while the start is far, fast as it nears.
+pub fn prequeue_poll_ms(starts_in: u32) -> u32 {
+    (starts_in.saturating_mul(250)).clamp(1_000, 30_000)
 }
 
 /// The JSON answer for apps and for the page's script (`/_usher/status`, API requests).

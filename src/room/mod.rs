@@ -79,6 +79,32 @@ pub struct RoomSettings {
     pub recall_window: Duration,
     /// How visitors are let in.
     pub mode: Mode,
+    /// A sale with a pre-queue, if scheduled.
+    pub event: Option<Event>,
+}
+
+/// A scheduled sale: visitors who arrive between `prequeue_start` and `start` are put in
+/// a random order at `start` (the second they clicked does not matter); after `start`,
+/// first come first served; from `end` on the room is closed. Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    /// The pre-queue opens.
+    pub prequeue_start: u64,
+    /// The sale starts: the pre-queue is drawn.
+    pub start: u64,
+    /// The sale is over.
+    pub end: Option<u64>,
+}
+
+/// Where a pre-queue ticket stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreQueue {
+    /// Before the draw: seconds until the start.
+    Pending(u32),
+    /// Drawn: the place in line it was given.
+    Drawn(usize),
+    /// No such pre-queue entry.
+    Unknown,
 }
 
 /// What a join gave.
@@ -88,6 +114,8 @@ pub enum Join {
     Admitted,
     /// A place in line.
     Queued(usize),
+    /// A place in the pre-queue (its order is drawn at the start).
+    PreQueued(usize),
     /// The room is closed.
     Closed,
 }
@@ -105,6 +133,8 @@ pub enum Visit {
     Admitted,
     /// The room is closed.
     Closed,
+    /// In the pre-queue; the order is drawn in this many seconds.
+    PreQueue(u32),
     /// The place was lost (skipped/lapsed longer ago than the recall window, or left).
     Gone,
 }
@@ -204,6 +234,15 @@ pub struct Saved {
     /// Operator changes made through the admin API.
     #[serde(default)]
     pub overrides: Overrides,
+    /// Pre-queue entries joined.
+    #[serde(default)]
+    pub prequeue_len: usize,
+    /// Seed of the pre-queue draw (0: not drawn yet).
+    #[serde(default)]
+    pub draw_seed: u64,
+    /// First place of the drawn pre-queue, once drawn.
+    #[serde(default)]
+    pub draw_base: Option<usize>,
 }
 
 /// Places reserved beyond the saved length for joins that happen between two saves.
@@ -224,6 +263,14 @@ pub struct Room {
     /// Settings from the config file, before operator overrides.
     configured: RoomSettings,
     overrides: Overrides,
+    /// Pre-queue entries joined so far (their order is drawn at the start).
+    prequeue_len: usize,
+    /// After the draw: pre-queue entry → place in line.
+    drawn: Option<Vec<u32>>,
+    /// Seed of the draw (random, saved so a restart draws the same order).
+    draw_seed: u64,
+    /// First place in line given to the pre-queue at the draw.
+    draw_base: Option<usize>,
 }
 
 fn secs(d: Duration) -> u32 {
@@ -247,6 +294,59 @@ impl Room {
             stats: Stats::default(),
             configured: settings,
             overrides: Overrides::default(),
+            prequeue_len: 0,
+            drawn: None,
+            draw_seed: 0,
+            draw_base: None,
+        }
+    }
+
+    /// Draws the pre-queue's order once the start has come: a uniformly random
+    /// permutation (Fisher–Yates over a seeded splitmix64), appended to the line.
+    fn draw_if_due(&mut self, now: u32) {
+        let Some(ev) = self.settings.event else {
+            return;
+        };
+        if self.drawn.is_some() || (now as u64) < ev.start {
+            return;
+        }
+        if self.draw_seed == 0 {
+            let mut b = [0u8; 8];
+            let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+            self.draw_seed = u64::from_le_bytes(b) | 1;
+        }
+        let base = self.line.len();
+        for _ in 0..self.prequeue_len {
+            self.line.join(now);
+        }
+        self.drawn = Some(self.places_of_draw(base));
+        self.draw_base = Some(base);
+    }
+
+    /// Pre-queue entry → place, for a draw whose first place is `base`.
+    fn places_of_draw(&self, base: usize) -> Vec<u32> {
+        let mut place_of = vec![0u32; self.prequeue_len];
+        for (k, &entry) in permutation(self.prequeue_len, self.draw_seed)
+            .iter()
+            .enumerate()
+        {
+            place_of[entry] = (base + k) as u32;
+        }
+        place_of
+    }
+
+    /// Where pre-queue entry `i` stands.
+    pub fn prequeue(&mut self, i: usize, now_ms: u64) -> PreQueue {
+        let now = to_secs(now_ms);
+        self.draw_if_due(now);
+        match (&self.drawn, self.settings.event) {
+            (Some(places), _) => places
+                .get(i)
+                .map_or(PreQueue::Unknown, |&p| PreQueue::Drawn(p as usize)),
+            (None, Some(ev)) if i < self.prequeue_len => {
+                PreQueue::Pending(ev.start.saturating_sub(now as u64).min(u32::MAX as u64) as u32)
+            }
+            _ => PreQueue::Unknown,
         }
     }
 
@@ -322,6 +422,17 @@ impl Room {
     pub fn join(&mut self, session: &str, now_ms: u64) -> Join {
         let now = to_secs(now_ms);
         self.refill(now_ms);
+        if let Some(ev) = self.settings.event {
+            let t = now as u64;
+            if t < ev.prequeue_start || ev.end.is_some_and(|end| t >= end) {
+                return Join::Closed;
+            }
+            if t < ev.start && self.settings.mode != Mode::Closed {
+                self.prequeue_len += 1;
+                return Join::PreQueued(self.prequeue_len - 1);
+            }
+            self.draw_if_due(now);
+        }
         match self.settings.mode {
             Mode::Closed => Join::Closed,
             Mode::Open => {
@@ -451,6 +562,12 @@ impl Room {
     pub fn tick(&mut self, now_ms: u64) -> Vec<usize> {
         let now = to_secs(now_ms);
         self.refill(now_ms);
+        self.draw_if_due(now);
+        if let Some(ev) = self.settings.event {
+            if (now as u64) < ev.start || ev.end.is_some_and(|end| now as u64 >= end) {
+                return Vec::new();
+            }
+        }
         self.sessions.retain(|_, exp| *exp >= now);
         self.stats.lapsed_total += self.line.lapse(now) as u64;
         let stale_before = now.saturating_sub(secs(self.settings.abandon_after));
@@ -492,6 +609,9 @@ impl Room {
             abandoned_total: self.stats.abandoned_total,
             recalled_total: self.stats.recalled_total,
             overrides: self.overrides.clone(),
+            prequeue_len: self.prequeue_len,
+            draw_seed: self.draw_seed,
+            draw_base: self.draw_base,
         }
     }
 
@@ -501,6 +621,12 @@ impl Room {
     pub fn restore(settings: RoomSettings, saved: &Saved, now_ms: u64) -> Self {
         let mut room = Self::new(settings, now_ms);
         room.override_settings(saved.overrides.clone());
+        room.prequeue_len = saved.prequeue_len;
+        room.draw_seed = saved.draw_seed;
+        if let Some(base) = saved.draw_base {
+            room.draw_base = Some(base);
+            room.drawn = Some(room.places_of_draw(base));
+        }
         let now = to_secs(now_ms);
         room.line.presume_waiting(saved.head, saved.len, now);
         room.line.reserve(saved.reserved.max(saved.len));
@@ -526,6 +652,24 @@ impl Room {
             ..self.stats
         }
     }
+}
+
+/// A permutation of `0..n` from `seed`: Fisher–Yates driven by splitmix64, so the same
+/// seed gives the same order after a restart.
+pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    let mut state = seed;
+    for i in (1..n).rev() {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        // Multiply-shift maps z onto 0..=i without modulo bias worth measuring.
+        let j = ((z as u128 * (i as u128 + 1)) >> 64) as usize;
+        v.swap(i, j);
+    }
+    v
 }
 
 /// Poll interval: short near the front (so a call is noticed fast), long at the back (so a

@@ -16,6 +16,7 @@ fn settings(mode: Mode) -> RoomSettings {
         abandon_after: Duration::from_secs(60),
         recall_window: Duration::from_secs(600),
         mode,
+        event: None,
     }
 }
 
@@ -344,4 +345,86 @@ fn operator_overrides_survive_restart_and_config_changes() {
         (after.settings().mode, after.settings().max_active),
         (Mode::Paused, 7)
     );
+}
+
+#[test]
+fn permutation_is_a_permutation_and_depends_on_the_seed() {
+    let a = permutation(1000, 42);
+    let mut sorted = a.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+    assert_eq!(a, permutation(1000, 42), "same seed, same order");
+    assert_ne!(a, permutation(1000, 43));
+    // Roughly uniform: each entry lands in the first half about half of the time.
+    let firsts = (1..=2000u64)
+        .filter(|s| permutation(10, *s)[..5].contains(&0))
+        .count();
+    assert!((850..=1150).contains(&firsts), "{firsts}");
+}
+
+#[test]
+fn prequeue_is_drawn_at_random_at_start_then_fifo() {
+    let start_ms = T0 + 600_000;
+    let mut s = settings(Mode::Queue);
+    s.max_active = 1000;
+    s.event = Some(Event {
+        prequeue_start: T0 / 1000,
+        start: start_ms / 1000,
+        end: None,
+    });
+    let mut room = Room::new(s, T0 - 1000);
+    assert_eq!(
+        room.join("early", T0 - 1000),
+        Join::Closed,
+        "before the pre-queue opens"
+    );
+    let pre: Vec<usize> = (0..100)
+        .map(|i| match room.join(&format!("p{i}"), T0 + i * 1000) {
+            Join::PreQueued(p) => p,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(matches!(
+        room.prequeue(pre[0], T0 + 200_000),
+        PreQueue::Pending(400)
+    ));
+    assert!(
+        room.tick(T0 + 300_000).is_empty(),
+        "nobody is called before the start"
+    );
+    // At the start the order is drawn; newcomers go after the whole pre-queue.
+    let called = room.tick(start_ms);
+    let after = place(room.join("late", start_ms + 1000));
+    let places: Vec<usize> = pre
+        .iter()
+        .map(|&i| match room.prequeue(i, start_ms) {
+            PreQueue::Drawn(p) => p,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let mut sorted = places.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        (0..100).collect::<Vec<_>>(),
+        "every pre-queue visitor got one place"
+    );
+    assert_ne!(places, sorted, "the order is not the arrival order");
+    assert_eq!(after, 100, "after the start: first come, first served");
+    assert_eq!(called.len(), 100, "capacity 1000: the whole pre-queue is called at the start");
+    // A restart draws the same order.
+    let again = Room::restore(s, &room.save(), start_ms + 5000);
+    let mut again = again;
+    for (&i, &p) in pre.iter().zip(&places) {
+        assert_eq!(again.prequeue(i, start_ms + 5000), PreQueue::Drawn(p));
+    }
+    // After the end the room is closed.
+    let mut ended = s;
+    ended.event = Some(Event {
+        prequeue_start: T0 / 1000,
+        start: start_ms / 1000,
+        end: Some(start_ms / 1000 + 60),
+    });
+    room.reconfigure(ended);
+    assert_eq!(room.join("too-late", start_ms + 61_000), Join::Closed);
 }

@@ -101,6 +101,15 @@ impl Store for MemoryStore {
         self.with(room, |r| r.poll(place, now_ms))
     }
 
+    async fn prequeue(
+        &self,
+        room: &str,
+        i: usize,
+        now_ms: u64,
+    ) -> Result<crate::room::PreQueue, StoreError> {
+        self.with(room, |r| r.prequeue(i, now_ms))
+    }
+
     async fn claim(
         &self,
         room: &str,
@@ -168,6 +177,7 @@ mod tests {
             abandon_after: Duration::from_secs(60),
             recall_window: Duration::from_secs(600),
             mode: Mode::Queue,
+            event: None,
         }
     }
 

@@ -40,6 +40,13 @@ pub trait Store: Send + Sync + 'static {
         place: usize,
         now_ms: u64,
     ) -> impl Future<Output = Result<Visit, StoreError>> + Send;
+    /// Where pre-queue entry `i` stands (pending, or drawn to a place).
+    fn prequeue(
+        &self,
+        room: &str,
+        i: usize,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<crate::room::PreQueue, StoreError>> + Send;
     /// A called visitor claims; the call becomes session `session`.
     fn claim(
         &self,
