@@ -259,6 +259,10 @@ fn check_config_rejects_bad_configs_naming_the_field() {
             format!("{up}[passes]\nsigning_key = \"/nonexistent/k.key\"\n"),
             &["passes.signing_key", "usher keygen"],
         ),
+        (format!("{up}[[rooms]]\nname = \"a\"\nprequeue_start = \"soon\"\nstart = \"2026-09-14T07:00:00+09:00\"\n"), &["rooms[0].prequeue_start", "RFC 3339"]),
+        (format!("{up}[[rooms]]\nname = \"a\"\nstart = \"2026-09-14T07:00:00+09:00\"\n"), &["rooms[0].start", "both prequeue_start and start"]),
+        (format!("{up}[[rooms]]\nname = \"a\"\nprequeue_start = \"2026-09-14T08:00:00+09:00\"\nstart = \"2026-09-14T07:00:00+09:00\"\n"), &["rooms[0].prequeue_start", "after start"]),
+        (format!("{up}[admin]\ntoken = \"short\"\n"), &["admin.token", "16 characters"]),
         // Schema errors from the parser name the field too.
         (
             format!("{up}[limits]\nmax_conections = 10\n"),

@@ -786,6 +786,27 @@ async fn admin_api_changes_rooms_live_without_touching_the_line() {
         !r.body.contains("\"rooms\""),
         "admin API answered on the public listener"
     );
+    // Schedule a sale: newcomers go to the pre-queue.
+    let in_an_hour =
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(3600));
+    let an_hour_ago =
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now() - Duration::from_secs(3600));
+    let body = format!(r#"{{"prequeue_start":"{an_hour_ago}","start":"{in_an_hour}"}}"#);
+    let (status, view) = admin(adm, "PATCH", "/admin/rooms/booking", Some(TOKEN), &body).await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view["event"]["start"].as_u64().is_some(), "{view}");
+    let (status, _) = admin(
+        adm,
+        "PATCH",
+        "/admin/rooms/booking",
+        Some(TOKEN),
+        r#"{"start":"tomorrow"}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let mut newcomer = Visitor::new(&s.pki, addr).await;
+    newcomer.get("/book").await;
+    assert_eq!(newcomer.status().await["phase"], "prequeue");
     proxy.shutdown().await;
 }
 

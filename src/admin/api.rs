@@ -23,6 +23,10 @@ struct Change {
     mode: Option<String>,
     max_active: Option<u32>,
     new_per_minute: Option<u32>,
+    /// RFC 3339 times; `prequeue_start` and `start` together schedule a sale.
+    prequeue_start: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
@@ -127,10 +131,45 @@ pub async fn handle(
                     "0 would let nobody in; use mode \"paused\" to stop admissions",
                 );
             }
+            let time =
+                |field: &str, v: &Option<String>| -> Result<Option<u64>, Response<ProxyBody>> {
+                    match v.as_deref() {
+                        None => Ok(None),
+                        Some(t) => crate::config::rooms::parse_time(t)
+                            .map(Some)
+                            .ok_or_else(|| {
+                                error(
+                                    StatusCode::BAD_REQUEST,
+                                    field,
+                                    "not an RFC 3339 time like \"2026-09-14T07:00:00+09:00\"",
+                                )
+                            }),
+                    }
+                };
+            let (pre, start, end) = match (
+                time("prequeue_start", &change.prequeue_start),
+                time("start", &change.start),
+                time("end", &change.end),
+            ) {
+                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+                (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+            };
+            let event = match (pre, start) {
+                (Some(p), Some(s)) if p <= s && end.is_none_or(|e| e > s) => Some((p, s, end)),
+                (None, None) if end.is_none() => None,
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "event",
+                        "give prequeue_start ≤ start (and end after start)",
+                    )
+                }
+            };
             let overrides = Overrides {
                 mode: change.mode,
                 max_active: change.max_active,
                 new_per_minute: change.new_per_minute,
+                event,
             };
             match gate.store.override_settings(&name, overrides.clone()).await {
                 Ok(_) => {
@@ -168,6 +207,9 @@ async fn room_view(gate: &Gate, name: &str) -> serde_json::Value {
             "new_per_minute": s.new_per_minute,
             "session_idle_seconds": s.session_idle.as_secs(),
             "session_max_seconds": s.session_max.as_secs(),
+            "event": s.event.map(|e| serde_json::json!({
+                "prequeue_start": e.prequeue_start, "start": e.start, "end": e.end,
+            })),
             "waiting": st.waiting,
             "recalled_waiting": st.recalled_waiting,
             "called": st.called,

@@ -195,6 +195,9 @@ pub struct Overrides {
     /// Admissions per minute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_per_minute: Option<u32>,
+    /// A scheduled sale (replaces the configured one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<(u64, u64, Option<u64>)>,
 }
 
 impl Overrides {
@@ -207,6 +210,13 @@ impl Overrides {
         }
         if let Some(n) = self.new_per_minute {
             s.new_per_minute = n;
+        }
+        if let Some((prequeue_start, start, end)) = self.event {
+            s.event = Some(Event {
+                prequeue_start,
+                start,
+                end,
+            });
         }
         s
     }
@@ -377,6 +387,9 @@ impl Room {
         }
         if change.new_per_minute.is_some() {
             self.overrides.new_per_minute = change.new_per_minute;
+        }
+        if change.event.is_some() {
+            self.overrides.event = change.event;
         }
         self.apply_settings(self.overrides.apply(self.configured));
     }

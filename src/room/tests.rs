@@ -411,7 +411,11 @@ fn prequeue_is_drawn_at_random_at_start_then_fifo() {
     );
     assert_ne!(places, sorted, "the order is not the arrival order");
     assert_eq!(after, 100, "after the start: first come, first served");
-    assert_eq!(called.len(), 100, "capacity 1000: the whole pre-queue is called at the start");
+    assert_eq!(
+        called.len(),
+        100,
+        "capacity 1000: the whole pre-queue is called at the start"
+    );
     // A restart draws the same order.
     let again = Room::restore(s, &room.save(), start_ms + 5000);
     let mut again = again;
