@@ -131,28 +131,25 @@ pub async fn handle(
                     "0 would let nobody in; use mode \"paused\" to stop admissions",
                 );
             }
+            // A bad time names its field.
             let time =
-                |field: &str, v: &Option<String>| -> Result<Option<u64>, Response<ProxyBody>> {
+                |field: &'static str, v: &Option<String>| -> Result<Option<u64>, &'static str> {
                     match v.as_deref() {
                         None => Ok(None),
-                        Some(t) => crate::config::rooms::parse_time(t)
-                            .map(Some)
-                            .ok_or_else(|| {
-                                error(
-                                    StatusCode::BAD_REQUEST,
-                                    field,
-                                    "not an RFC 3339 time like \"2026-09-14T07:00:00+09:00\"",
-                                )
-                            }),
+                        Some(t) => crate::config::rooms::parse_time(t).map(Some).ok_or(field),
                     }
                 };
-            let (pre, start, end) = match (
-                time("prequeue_start", &change.prequeue_start),
-                time("start", &change.start),
-                time("end", &change.end),
-            ) {
-                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-                (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
+            let parsed = time("prequeue_start", &change.prequeue_start)
+                .and_then(|a| Ok((a, time("start", &change.start)?, time("end", &change.end)?)));
+            let (pre, start, end) = match parsed {
+                Ok(t) => t,
+                Err(field) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        field,
+                        "not an RFC 3339 time like \"2026-09-14T07:00:00+09:00\"",
+                    )
+                }
             };
             let event = match (pre, start) {
                 (Some(p), Some(s)) if p <= s && end.is_none_or(|e| e > s) => Some((p, s, end)),
