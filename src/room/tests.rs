@@ -326,6 +326,7 @@ fn operator_overrides_survive_restart_and_config_changes() {
         mode: Some("paused".into()),
         max_active: Some(7),
         new_per_minute: None,
+        event: None,
     });
     assert_eq!(room.settings().mode, Mode::Paused);
     // A config reload changes the configured values; the operator's stay on top.
