@@ -111,7 +111,7 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
             metrics.clone(),
         )?))
     };
-    let pages = crate::proxy::page::Pages::builtin()?;
+    let pages = crate::proxy::page::Pages::load(settings.page.as_ref())?;
     let proxy = Arc::new(Proxy::new(settings, &metrics, gate.clone(), pages));
     let state_file = gate
         .as_ref()

@@ -34,6 +34,18 @@ pub struct FileConfig {
     pub rooms: Vec<super::rooms::RoomFile>,
     /// The admin API.
     pub admin: AdminFile,
+    /// An operator's own waiting page.
+    pub page: PageFile,
+}
+
+/// `[page]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PageFile {
+    /// Template replacing `static/waiting.html` (same placeholders; see static/README.md).
+    pub template: String,
+    /// Strings replacing `static/waiting-strings.toml`.
+    pub strings: String,
 }
 
 /// `[admin]`

@@ -81,6 +81,8 @@ pub struct Settings {
     pub waiting_room: rooms::WaitingRoomSettings,
     /// Bearer token for the admin API (`None`: the API is off).
     pub admin_token: Option<String>,
+    /// The operator's waiting page: (template, strings) paths, or the built-in one.
+    pub page: Option<(PathBuf, PathBuf)>,
 }
 
 /// Validated `[listen]`.

@@ -284,6 +284,26 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         );
     }
 
+    // [page]
+    let page = match (file.page.template.as_str(), file.page.strings.as_str()) {
+        ("", "") => None,
+        (t, s) if !t.is_empty() && !s.is_empty() => {
+            for (field, path) in [("page.template", t), ("page.strings", s)] {
+                if !std::path::Path::new(path).is_file() {
+                    p.push(field, format!("{path:?} does not exist; copy static/waiting.html and static/waiting-strings.toml as a start"));
+                }
+            }
+            Some((PathBuf::from(t), PathBuf::from(s)))
+        }
+        _ => {
+            p.push(
+                "page",
+                "set both template and strings, or neither for the built-in page",
+            );
+            None
+        }
+    };
+
     // The placeholder values used after a problem never escape: any problem fails here.
     if !p.0.is_empty() {
         return Err(ConfigError::Invalid(p.0));
@@ -302,6 +322,7 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         workers: file.runtime.workers,
         waiting_room,
         admin_token,
+        page,
         log: LogSettings {
             format,
             level: file.log.level.clone(),

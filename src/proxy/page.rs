@@ -19,6 +19,14 @@ pub enum PageError {
     /// The strings file is not valid TOML of `[lang] KEY = "text"`.
     #[error("waiting page strings: {0}")]
     Strings(String),
+    /// The operator's files could not be read.
+    #[error("waiting page {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The template lacks its single `<style>` or `<script>`.
     #[error("waiting page template: {0}")]
     Template(&'static str),
@@ -103,6 +111,29 @@ impl Pages {
     /// The built-in page.
     pub fn builtin() -> Result<Self, PageError> {
         Self::new(TEMPLATE, STRINGS)
+    }
+
+    /// The operator's page from files, or the built-in one.
+    pub fn load(
+        files: Option<&(std::path::PathBuf, std::path::PathBuf)>,
+    ) -> Result<Self, PageError> {
+        let Some((t, s)) = files else {
+            return Self::builtin();
+        };
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(p).map_err(|e| PageError::Read {
+                path: p.display().to_string(),
+                reason: e.to_string(),
+            })
+        };
+        let template = read(t)?;
+        if template.len() > 8192 {
+            return Err(PageError::Read {
+                path: t.display().to_string(),
+                reason: format!("{} bytes; the waiting page budget is 8192", template.len()),
+            });
+        }
+        Self::new(&template, &read(s)?)
     }
 
     /// A page from a template and its strings (an operator's replacement).
@@ -383,6 +414,42 @@ mod tests {
             .to_string();
         assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
         assert!(!csp.contains("unsafe"));
+    }
+
+    #[test]
+    fn operator_template_replaces_the_builtin_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("w.html");
+        let st = dir.path().join("s.toml");
+        std::fs::write(&t, "<html lang={{LANG}}><style>b{}</style><h1>Acme {{HEADING}}</h1><p>{{AHEAD}}<script>1</script>").unwrap();
+        std::fs::write(
+            &st,
+            "[ko]\nHEADING = \"대기\"\n[en]\nHEADING = \"Waiting\"\n",
+        )
+        .unwrap();
+        let pages = Pages::load(Some(&(t.clone(), st.clone()))).unwrap();
+        let pos = crate::room::Position {
+            ahead: 3,
+            behind: 0,
+            eta_seconds: None,
+            poll_ms: 1000,
+        };
+        let r = pages.html(Lang::En, Standing::Waiting(pos, false), "r", "/");
+        let body = futures_executor(r);
+        assert!(body.contains("<h1>Acme Waiting</h1><p>3"), "{body}");
+        // Placeholders inside <script> would break the CSP hash: refused.
+        std::fs::write(&t, "<style></style><script>{{AHEAD}}</script>").unwrap();
+        assert!(Pages::load(Some(&(t.clone(), st.clone()))).is_err());
+        std::fs::write(&t, "x".repeat(9000)).unwrap();
+        assert!(Pages::load(Some(&(t, st))).is_err());
+    }
+
+    fn futures_executor(r: Response<ProxyBody>) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = rt.block_on(r.into_body().collect()).unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     #[test]
