@@ -7,9 +7,7 @@ mod api;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{Method, Request, Response, StatusCode};
 
 use crate::metrics::{Metrics, StatusCounters};
 use crate::proxy::ProxyBody;
@@ -77,16 +75,4 @@ impl Admin {
     }
 }
 
-fn text(status: StatusCode, ctype: &'static str, body: String) -> Response<ProxyBody> {
-    let mut r = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
+use crate::proxy::page::respond as text;

@@ -403,24 +403,12 @@ impl Gate {
         match self.store.join(&room.name, &jti, now_ms).await? {
             Join::Admitted => self.mint(ri, &format!("{visitor:016x}"), &jti, now_ms),
             Join::Queued(place) => {
-                let t = Ticket {
-                    room: room.name.clone(),
-                    visitor,
-                    place: place as u32,
-                    phase: Phase::Fifo,
-                    issued: (now_ms / 1000) as u32,
-                };
+                let t = new_ticket(&room.name, visitor, place, Phase::Fifo, now_ms);
                 let v = self.store.poll(&room.name, place, now_ms).await?;
                 Ok(Outcome::Wait(t, true, v))
             }
             Join::PreQueued(i) => {
-                let t = Ticket {
-                    room: room.name.clone(),
-                    visitor,
-                    place: i as u32,
-                    phase: Phase::PreQueue,
-                    issued: (now_ms / 1000) as u32,
-                };
+                let t = new_ticket(&room.name, visitor, i, Phase::PreQueue, now_ms);
                 let secs = match self.store.prequeue(&room.name, i, now_ms).await? {
                     PreQueue::Pending(s) => s,
                     _ => 0,
@@ -562,6 +550,17 @@ impl Gate {
         let mut b = [0u8; 8];
         let _ = ring::rand::SecureRandom::fill(&self.rng, &mut b);
         u64::from_le_bytes(b)
+    }
+}
+
+/// A new visitor's ticket for `place`.
+fn new_ticket(room: &str, visitor: u64, place: usize, phase: Phase, now_ms: u64) -> Ticket {
+    Ticket {
+        room: room.to_string(),
+        visitor,
+        place: place as u32,
+        phase,
+        issued: (now_ms / 1000) as u32,
     }
 }
 
