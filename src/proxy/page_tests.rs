@@ -1,0 +1,106 @@
+//! Tests for `page`.
+
+use super::*;
+
+#[test]
+fn builtin_page_is_small_and_has_a_strict_csp() {
+    assert!(TEMPLATE.len() <= 8192, "{} bytes", TEMPLATE.len());
+    let pages = Pages::builtin().unwrap();
+    let pos = crate::room::Position {
+        ahead: 41,
+        behind: 7,
+        eta_seconds: Some(125),
+        poll_ms: 2000,
+    };
+    let r = pages.html(
+        Lang::Ko,
+        Standing::Waiting(pos, false),
+        "booking",
+        "/book?x=<1>",
+    );
+    let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
+    assert!(!csp.contains("unsafe"));
+}
+
+#[test]
+fn operator_template_replaces_the_builtin_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("w.html");
+    let st = dir.path().join("s.toml");
+    std::fs::write(&t, "<html lang={{LANG}}><style>b{}</style><h1>Acme {{HEADING}}</h1><p>{{AHEAD}}<script>1</script>").unwrap();
+    std::fs::write(
+        &st,
+        "[ko]\nHEADING = \"대기\"\n[en]\nHEADING = \"Waiting\"\n",
+    )
+    .unwrap();
+    let pages = Pages::load(Some(&(t.clone(), st.clone()))).unwrap();
+    let pos = crate::room::Position {
+        ahead: 3,
+        behind: 0,
+        eta_seconds: None,
+        poll_ms: 1000,
+    };
+    let r = pages.html(Lang::En, Standing::Waiting(pos, false), "r", "/");
+    let body = futures_executor(r);
+    assert!(body.contains("<h1>Acme Waiting</h1><p>3"), "{body}");
+    // Placeholders inside <script> would break the CSP hash: refused.
+    std::fs::write(&t, "<style></style><script>{{AHEAD}}</script>").unwrap();
+    assert!(Pages::load(Some(&(t.clone(), st.clone()))).is_err());
+    std::fs::write(&t, "x".repeat(9000)).unwrap();
+    assert!(Pages::load(Some(&(t, st))).is_err());
+}
+
+fn futures_executor(r: Response<ProxyBody>) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let bytes = rt.block_on(r.into_body().collect()).unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn return_to_only_same_origin_paths() {
+    for bad in [
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/x\r\nSet-Cookie: a=b",
+        "",
+    ] {
+        assert_eq!(safe_return_to(Some(bad)), "/", "{bad:?}");
+    }
+    assert_eq!(safe_return_to(Some("/book/42?seat=3A")), "/book/42?seat=3A");
+    assert_eq!(safe_return_to(None), "/");
+}
+
+#[test]
+fn query_round_trip() {
+    let q = format!("room=r&return_to={}", percent("/a b?c=d&e"));
+    assert_eq!(
+        query_param(Some(&q), "return_to").as_deref(),
+        Some("/a b?c=d&e")
+    );
+    assert_eq!(query_param(Some(&q), "room").as_deref(), Some("r"));
+    assert_eq!(unpercent("%zz%4"), "%zz%4");
+}
+
+#[test]
+fn language_from_accept_language() {
+    let mut h = HeaderMap::new();
+    assert_eq!(Lang::from_headers(&h), Lang::En);
+    h.insert(
+        header::ACCEPT_LANGUAGE,
+        HeaderValue::from_static("ko-KR,ko;q=0.9,en;q=0.8"),
+    );
+    assert_eq!(Lang::from_headers(&h), Lang::Ko);
+    h.insert(
+        header::ACCEPT_LANGUAGE,
+        HeaderValue::from_static("fr, en-GB;q=0.5"),
+    );
+    assert_eq!(Lang::from_headers(&h), Lang::En);
+}
