@@ -106,7 +106,8 @@ for p in $USHER_PORT $NGINX_PORT $UPSTREAM_PORT $ADMIN_PORT; do
     [[ -z $(ss -Htln "sport = :$p") ]] || die "port $p is in use: $(ss -Htlnp "sport = :$p")"
 done
 
-rm -rf "$OUT"
+# Only this script's own files: room.sh keeps its results in the same folder.
+rm -rf "$OUT"/{upstream,nginx,usher,runs} "$OUT"/raw.tsv "$OUT"/proxy-results.md
 mkdir -p "$OUT"/{upstream,nginx,usher,runs}
 
 if [[ $SKIP_BUILD == 1 ]]; then

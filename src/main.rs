@@ -111,8 +111,10 @@ fn run_proxy(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Resul
 fn init_logging(format: LogFormat, level: &str) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     // RUST_LOG wins so an operator can raise verbosity without editing the file.
+    // rustls warns once per connection about clients that send an IP address as SNI
+    // (load tools do); that is noise, not news.
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
+        .or_else(|_| EnvFilter::try_new(format!("rustls=error,{level}")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         // Under a log flood, keep serving and drop lines rather than block requests.
