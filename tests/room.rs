@@ -879,3 +879,58 @@ async fn prequeue_is_ordered_at_random_at_the_start_then_first_come_first_served
     late.wait_until_called(Duration::from_secs(3)).await;
     proxy.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admission_rate_is_never_exceeded_at_the_site() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    // 120 a minute = 2 a second (burst of one second's worth), capacity to spare.
+    let proxy = s
+        .start(
+            up.addr,
+            &[
+                "mode = \"queue\"",
+                "max_active = 1000",
+                "new_per_minute = 120",
+            ],
+        )
+        .await;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..30 {
+        let mut v = Visitor::new(&s.pki, proxy.public_addr).await;
+        v.get("/book").await;
+        tasks.push(tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_millis(3000);
+            while Instant::now() < deadline {
+                if v.status().await["state"] == "called" {
+                    assert_eq!(v.get("/enter").await.status, 200);
+                    return Some(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None
+        }));
+    }
+    let mut admitted = Vec::new();
+    for t in tasks {
+        if let Some(at) = t.await.unwrap() {
+            admitted.push(at.duration_since(started));
+        }
+    }
+    // In any span of t seconds at most 2 + 2·t are admitted (one second's burst).
+    admitted.sort();
+    for (i, a) in admitted.iter().enumerate() {
+        for b in &admitted[i..] {
+            let span = (*b - *a).as_secs_f64();
+            let n = admitted.iter().filter(|x| **x >= *a && **x <= *b).count() as f64;
+            assert!(
+                n <= 2.0 + 2.0 * span + 1.0,
+                "{n} admitted within {span:.2} s"
+            );
+        }
+    }
+    let n = admitted.len();
+    assert!((4..=10).contains(&n), "{n} admitted in 3 s at 2/s");
+    proxy.shutdown().await;
+}
