@@ -346,6 +346,7 @@ impl Proxy {
                 answer.standing,
                 room,
                 &return_to,
+                page::accepts_gzip(req.headers()),
             )
         } else {
             page::api_wait(answer.standing, room)

@@ -17,6 +17,7 @@ fn builtin_page_is_small_and_has_a_strict_csp() {
         Standing::Waiting(pos, false),
         "booking",
         "/book?x=<1>",
+        false,
     );
     let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
         .to_str()
@@ -24,6 +25,50 @@ fn builtin_page_is_small_and_has_a_strict_csp() {
         .to_string();
     assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
     assert!(!csp.contains("unsafe"));
+    let plain = body(r);
+    assert!(plain.contains("&lt;1&gt;"), "values are escaped");
+    // gzip: same page, smaller.
+    let z = pages.html(
+        Lang::Ko,
+        Standing::Waiting(pos, false),
+        "booking",
+        "/book?x=<1>",
+        true,
+    );
+    assert_eq!(z.headers()[header::CONTENT_ENCODING], "gzip");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let zipped = rt.block_on(z.into_body().collect()).unwrap().to_bytes();
+    assert!(
+        zipped.len() * 2 < plain.len(),
+        "{} vs {}",
+        zipped.len(),
+        plain.len()
+    );
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&zipped[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, plain);
+}
+
+#[test]
+fn gzip_only_when_accepted() {
+    let mut h = HeaderMap::new();
+    assert!(!accepts_gzip(&h));
+    h.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("gzip, deflate, br"),
+    );
+    assert!(accepts_gzip(&h));
+    h.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("br, gzip;q=0"),
+    );
+    assert!(!accepts_gzip(&h));
 }
 
 #[test]
@@ -44,8 +89,8 @@ fn operator_template_replaces_the_builtin_one() {
         eta_seconds: None,
         poll_ms: 1000,
     };
-    let r = pages.html(Lang::En, Standing::Waiting(pos, false), "r", "/");
-    let body = futures_executor(r);
+    let r = pages.html(Lang::En, Standing::Waiting(pos, false), "r", "/", false);
+    let body = body(r);
     assert!(body.contains("<h1>Acme Waiting</h1><p>3"), "{body}");
     // Placeholders inside <script> would break the CSP hash: refused.
     std::fs::write(&t, "<style></style><script>{{AHEAD}}</script>").unwrap();
@@ -54,7 +99,7 @@ fn operator_template_replaces_the_builtin_one() {
     assert!(Pages::load(Some(&(t, st))).is_err());
 }
 
-fn futures_executor(r: Response<ProxyBody>) -> String {
+fn body(r: Response<ProxyBody>) -> String {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
