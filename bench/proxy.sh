@@ -45,44 +45,8 @@ OUT=$ROOT/bench/out
 USHER_BIN=$ROOT/target/release/usher
 CLK_TCK=$(getconf CLK_TCK)
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# ---------------------------------------------------------------------------- cleanup
-# MAIN_PIDS get SIGTERM (nginx masters, usher, a running load generator); EXTRA_PIDS
-# (nginx workers) are only SIGKILLed if they outlive their master. Everything is by PID.
-MAIN_PIDS=()
-EXTRA_PIDS=()
-LOADGEN_PID=""
-
-alive() {  # true while $1 exists and is not a zombie
-    local st
-    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n $st && $st != Z ]]
-}
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    set +e
-    # A load generator still running (interrupted run): kill its children, then it.
-    if [[ -n $LOADGEN_PID ]] && alive "$LOADGEN_PID"; then
-        for c in $(ps -o pid= --ppid "$LOADGEN_PID" 2>/dev/null); do kill -TERM "$c" 2>/dev/null; done
-        kill -TERM "$LOADGEN_PID" 2>/dev/null
-    fi
-    for pid in "${MAIN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${MAIN_PIDS[@]}"; do
-        for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
-        alive "$pid" && { log "pid $pid ignored SIGTERM; SIGKILL"; kill -KILL "$pid" 2>/dev/null; }
-    done
-    for pid in "${EXTRA_PIDS[@]}"; do alive "$pid" && kill -KILL "$pid" 2>/dev/null; done
-    wait 2>/dev/null
-    [[ $rc -ne 0 ]] && log "exited with status $rc; logs are in $OUT"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+source "$ROOT/bench/lib.sh"
+LOGS=$OUT
 
 # ---------------------------------------------------------------------------- prerequisites
 [[ $(nproc) -ge 2 ]] || die "needs at least 2 CPU cores (proxy on core 0, load on core 1)"
@@ -238,11 +202,6 @@ level = "warn"
 EOF
 
 # ---------------------------------------------------------------------------- start servers
-wait_for() {  # $1 = description, rest = command that succeeds once ready
-    local what=$1; shift
-    for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-    die "$what did not become ready (logs in $OUT)"
-}
 
 start_nginx() {  # $1 = dir, $2 = core; sets NGINX_MASTER / NGINX_WORKER
     local dir=$1 core=$2
@@ -307,27 +266,6 @@ done
 log "sanity checks passed: ${TLS_INFO[0]}; ${TLS_INFO[1]}"
 
 # ---------------------------------------------------------------------------- measurement helpers
-proc_ticks() {  # utime+stime of pid $1 (all threads), in clock ticks
-    # Strip "pid (comm) " first: fields then start at state, so utime=$12, stime=$13.
-    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
-core_ticks() {  # "busy total irq+softirq steal" jiffies of CPU core $1 from /proc/stat
-    # Fields: user nice system idle iowait irq softirq steal. Steal (time the hypervisor
-    # gave our vCPU to someone else) counts as busy: the core was not available to us.
-    awk -v c="cpu$1" '$1 == c {b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6, $7 + $8, $9}' /proc/stat
-}
-to_ms() {  # wrk latency "512.00us" / "1.23ms" / "1.01s" -> milliseconds
-    awk -v v="$1" 'BEGIN { n = v; sub(/[a-z]+$/, "", n); u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-        printf "%.4f", n }'
-}
-secs() {  # bash `times` value "1m2.345s" -> seconds
-    awk -v v="$1" 'BEGIN { split(v, a, "m"); sub(/s$/, "", a[2]); printf "%.3f", a[1] * 60 + a[2] }'
-}
-median() {  # numbers on stdin -> median
-    sort -g | awk '{a[NR] = $1} END { if (NR == 0) { print "nan"; exit }
-        if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
 
 # loadgen <log> <cmd...>: run the load generator on LOAD_CORE; its own CPU time (user+sys,
 # from the subshell's `times`) goes to <log>.times. Runs in the background and is waited for
