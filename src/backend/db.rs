@@ -1,0 +1,480 @@
+//! The booking database: schema, migrations, and the operations that decide inventory.
+//!
+//! Every inventory decision is one conditional statement on the primary inside the
+//! writer's transaction (`remaining >= n`, `booking_id IS NULL`), so overselling is
+//! impossible by construction — there is no read-then-write window and no replica.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite said no.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON value did not parse.
+    #[error("stored data: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The writer thread could not be started.
+    #[error("cannot start the database writer: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (kind IN ('train', 'concert', 'coupon')),
+    title       TEXT NOT NULL,
+    venue       TEXT NOT NULL,
+    starts_at   INTEGER NOT NULL,
+    price       INTEGER NOT NULL,
+    capacity    INTEGER NOT NULL CHECK (capacity >= 0),
+    remaining   INTEGER NOT NULL CHECK (remaining >= 0 AND remaining <= capacity),
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE seats (
+    event_id    INTEGER NOT NULL REFERENCES events(id),
+    seat        TEXT NOT NULL,
+    booking_id  INTEGER REFERENCES bookings(id),
+    PRIMARY KEY (event_id, seat)
+) WITHOUT ROWID;
+CREATE TABLE bookings (
+    id          INTEGER PRIMARY KEY,
+    event_id    INTEGER NOT NULL REFERENCES events(id),
+    user_id     TEXT NOT NULL,
+    quantity    INTEGER NOT NULL CHECK (quantity > 0),
+    seats       TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('confirmed', 'cancelled')),
+    created_at  INTEGER NOT NULL,
+    cancelled_at INTEGER
+);
+CREATE INDEX bookings_by_user ON bookings (user_id, id DESC);
+CREATE TABLE idempotency (
+    user_id     TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    request     TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY,
+    topic        TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_try_at  INTEGER NOT NULL DEFAULT 0,
+    delivered_at INTEGER
+);
+CREATE INDEX outbox_pending ON outbox (delivered_at, next_try_at);
+"#];
+
+/// Opens (creating if needed) the database with WAL and full durability, and migrates it.
+///
+/// `synchronous = FULL` with WAL: every commit is fsynced before it is acknowledged. The
+/// cost is paid once per *batch* by the group-commit writer, not once per booking.
+pub fn open(path: &Path) -> Result<Connection, DbError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), DbError> {
+    let done: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        conn.execute_batch(&format!(
+            "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))?;
+    }
+    Ok(())
+}
+
+/// What is sold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Layout {
+    /// Train cars with numbered seats: seat ids like `3-12A`.
+    Train {
+        /// Cars.
+        cars: u32,
+        /// Seat rows per car (4 seats A–D per row).
+        rows_per_car: u32,
+    },
+    /// Concert hall: seat ids like `R12-7`.
+    Concert {
+        /// Rows.
+        rows: u32,
+        /// Seats per row.
+        seats_per_row: u32,
+    },
+    /// First-come coupons: a count, no seats.
+    Coupon {
+        /// How many.
+        count: u32,
+    },
+}
+
+impl Layout {
+    fn kind(&self) -> &'static str {
+        match self {
+            Layout::Train { .. } => "train",
+            Layout::Concert { .. } => "concert",
+            Layout::Coupon { .. } => "coupon",
+        }
+    }
+
+    /// Every seat id, in order (empty for coupons).
+    pub fn seats(&self) -> Vec<String> {
+        match *self {
+            Layout::Train { cars, rows_per_car } => (1..=cars)
+                .flat_map(|c| {
+                    (1..=rows_per_car)
+                        .flat_map(move |r| ['A', 'B', 'C', 'D'].map(|s| format!("{c}-{r}{s}")))
+                })
+                .collect(),
+            Layout::Concert {
+                rows,
+                seats_per_row,
+            } => (1..=rows)
+                .flat_map(|r| (1..=seats_per_row).map(move |s| format!("R{r}-{s}")))
+                .collect(),
+            Layout::Coupon { .. } => Vec::new(),
+        }
+    }
+
+    fn capacity(&self) -> u32 {
+        match *self {
+            Layout::Coupon { count } => count,
+            _ => self.seats().len() as u32,
+        }
+    }
+}
+
+/// A new event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Title, e.g. "KTX Seoul → Dongdaegu, Chuseok 07:00".
+    pub title: String,
+    /// Venue or route.
+    pub venue: String,
+    /// Start, Unix seconds (bookable and cancellable before it).
+    pub starts_at: i64,
+    /// Price in KRW.
+    pub price: i64,
+    /// Seats or count.
+    pub layout: Layout,
+}
+
+/// Inserts an event (and its seats) and returns its id.
+pub fn create_event(tx: &Connection, e: &NewEvent, now: i64) -> Result<i64, DbError> {
+    let cap = e.layout.capacity();
+    tx.execute(
+        "INSERT INTO events (kind, title, venue, starts_at, price, capacity, remaining, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+        params![
+            e.layout.kind(),
+            e.title,
+            e.venue,
+            e.starts_at,
+            e.price,
+            cap,
+            now
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    let mut insert = tx.prepare_cached("INSERT INTO seats (event_id, seat) VALUES (?1, ?2)")?;
+    for seat in e.layout.seats() {
+        insert.execute(params![id, seat])?;
+    }
+    Ok(id)
+}
+
+/// What a visitor asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Order {
+    /// Specific seats.
+    Seats {
+        /// Seat ids.
+        seats: Vec<String>,
+    },
+    /// A number of coupons (or unassigned seats).
+    Quantity {
+        /// How many.
+        quantity: u32,
+    },
+}
+
+/// A booking as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    /// Id.
+    pub id: i64,
+    /// Event.
+    pub event_id: i64,
+    /// The pass holder (visitor id from the pass).
+    pub user_id: String,
+    /// Count.
+    pub quantity: u32,
+    /// Seat ids (empty for coupons).
+    pub seats: Vec<String>,
+    /// `confirmed` or `cancelled`.
+    pub status: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Why a booking was refused; each maps to one HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No such event (404).
+    #[error("no such event")]
+    NoEvent,
+    /// The event has started (409).
+    #[error("the event has already started")]
+    Started,
+    /// Not enough left (409).
+    #[error("sold out")]
+    SoldOut,
+    /// A seat is taken or does not exist (409).
+    #[error("seat {0} is not available")]
+    SeatTaken(String),
+    /// The order makes no sense (422).
+    #[error("{0}")]
+    Invalid(String),
+    /// No such booking of this user (404).
+    #[error("no such booking")]
+    NoBooking,
+}
+
+/// Books `order` on `event` for `user`, deciding inventory in this transaction.
+pub fn book(
+    tx: &Connection,
+    user: &str,
+    event: i64,
+    order: &Order,
+    now: i64,
+) -> Result<Result<Booking, Refusal>, DbError> {
+    let row: Option<(String, i64)> = tx
+        .query_row(
+            "SELECT kind, starts_at FROM events WHERE id = ?1",
+            [event],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((kind, starts_at)) = row else {
+        return Ok(Err(Refusal::NoEvent));
+    };
+    if starts_at <= now {
+        return Ok(Err(Refusal::Started));
+    }
+    let (quantity, seats) = match order {
+        Order::Quantity { quantity } if *quantity == 0 || *quantity > 10 => {
+            return Ok(Err(Refusal::Invalid("quantity must be 1 to 10".into())))
+        }
+        Order::Quantity { .. } if kind != "coupon" => {
+            return Ok(Err(Refusal::Invalid(
+                "this event has seats: send {\"seats\": [...]}".into(),
+            )))
+        }
+        Order::Quantity { quantity } => (*quantity, Vec::new()),
+        Order::Seats { .. } if kind == "coupon" => {
+            return Ok(Err(Refusal::Invalid(
+                "coupons have no seats: send {\"quantity\": n}".into(),
+            )));
+        }
+        Order::Seats { seats } => {
+            let mut unique = seats.clone();
+            unique.sort();
+            unique.dedup();
+            if unique.is_empty() || unique.len() != seats.len() || unique.len() > 10 {
+                return Ok(Err(Refusal::Invalid(
+                    "seats: 1 to 10 distinct seat ids".into(),
+                )));
+            }
+            (seats.len() as u32, unique)
+        }
+    };
+    // The decision: one conditional decrement. Zero rows changed means not enough left.
+    let taken = tx.execute(
+        "UPDATE events SET remaining = remaining - ?1 WHERE id = ?2 AND remaining >= ?1",
+        params![quantity, event],
+    )?;
+    if taken != 1 {
+        return Ok(Err(Refusal::SoldOut));
+    }
+    tx.execute(
+        "INSERT INTO bookings (event_id, user_id, quantity, seats, status, created_at)
+         VALUES (?1, ?2, ?3, ?4, 'confirmed', ?5)",
+        params![event, user, quantity, serde_json::to_string(&seats)?, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    let mut claim = tx.prepare_cached(
+        "UPDATE seats SET booking_id = ?1 WHERE event_id = ?2 AND seat = ?3 AND booking_id IS NULL",
+    )?;
+    for seat in &seats {
+        if claim.execute(params![id, event, seat])? != 1 {
+            // The caller rolls this booking's savepoint back: decrement and insert vanish.
+            return Ok(Err(Refusal::SeatTaken(seat.clone())));
+        }
+    }
+    let booking = Booking {
+        id,
+        event_id: event,
+        user_id: user.to_string(),
+        quantity,
+        seats,
+        status: "confirmed".into(),
+        created_at: now,
+    };
+    outbox(tx, "booking.confirmed", &booking, now)?;
+    Ok(Ok(booking))
+}
+
+/// Cancels `user`'s booking before its event starts; inventory comes back exactly once.
+pub fn cancel(
+    tx: &Connection,
+    user: &str,
+    booking: i64,
+    now: i64,
+) -> Result<Result<Booking, Refusal>, DbError> {
+    let Some(mut b) = get_booking(tx, user, booking)? else {
+        return Ok(Err(Refusal::NoBooking));
+    };
+    let starts_at: i64 = tx.query_row(
+        "SELECT starts_at FROM events WHERE id = ?1",
+        [b.event_id],
+        |r| r.get(0),
+    )?;
+    if starts_at <= now {
+        return Ok(Err(Refusal::Started));
+    }
+    // Only a confirmed booking flips; a second cancel changes nothing and restores nothing.
+    let flipped = tx.execute(
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = ?1 WHERE id = ?2 AND status = 'confirmed'",
+        params![now, booking],
+    )?;
+    if flipped == 1 {
+        tx.execute(
+            "UPDATE events SET remaining = remaining + ?1 WHERE id = ?2",
+            params![b.quantity, b.event_id],
+        )?;
+        tx.execute(
+            "UPDATE seats SET booking_id = NULL WHERE booking_id = ?1",
+            [booking],
+        )?;
+        b.status = "cancelled".into();
+        outbox(tx, "booking.cancelled", &b, now)?;
+    }
+    b.status = "cancelled".into();
+    Ok(Ok(b))
+}
+
+/// One of `user`'s bookings.
+pub fn get_booking(conn: &Connection, user: &str, id: i64) -> Result<Option<Booking>, DbError> {
+    let row = conn
+        .query_row(
+            "SELECT id, event_id, user_id, quantity, seats, status, created_at FROM bookings
+             WHERE id = ?1 AND user_id = ?2",
+            params![id, user],
+            row_to_booking,
+        )
+        .optional()?;
+    row.map(|(b, seats)| {
+        Ok(Booking {
+            seats: serde_json::from_str(&seats)?,
+            ..b
+        })
+    })
+    .transpose()
+}
+
+fn row_to_booking(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Booking, String)> {
+    Ok((
+        Booking {
+            id: r.get(0)?,
+            event_id: r.get(1)?,
+            user_id: r.get(2)?,
+            quantity: r.get(3)?,
+            seats: Vec::new(),
+            status: r.get(5)?,
+            created_at: r.get(6)?,
+        },
+        r.get(4)?,
+    ))
+}
+
+fn outbox<T: Serialize>(
+    tx: &Connection,
+    topic: &str,
+    payload: &T,
+    now: i64,
+) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO outbox (topic, payload, created_at) VALUES (?1, ?2, ?3)",
+        params![topic, serde_json::to_string(payload)?, now],
+    )?;
+    Ok(())
+}
+
+/// A stored answer for an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The request it answered (canonical form).
+    pub request: String,
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: String,
+}
+
+/// The answer stored for `(user, key)`, if any.
+pub fn idempotent(tx: &Connection, user: &str, key: &str) -> Result<Option<Stored>, DbError> {
+    Ok(tx
+        .query_row(
+            "SELECT request, status, body FROM idempotency WHERE user_id = ?1 AND key = ?2",
+            params![user, key],
+            |r| {
+                Ok(Stored {
+                    request: r.get(0)?,
+                    status: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Remembers the answer for `(user, key)`.
+pub fn remember(
+    tx: &Connection,
+    user: &str,
+    key: &str,
+    s: &Stored,
+    now: i64,
+) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO idempotency (user_id, key, request, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![user, key, s.request, s.status, s.body, now],
+    )?;
+    Ok(())
+}
+
+/// Remaining inventory of an event.
+pub fn remaining(conn: &Connection, event: i64) -> Result<i64, DbError> {
+    Ok(
+        conn.query_row("SELECT remaining FROM events WHERE id = ?1", [event], |r| {
+            r.get(0)
+        })?,
+    )
+}
