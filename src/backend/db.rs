@@ -478,3 +478,191 @@ pub fn remaining(conn: &Connection, event: i64) -> Result<i64, DbError> {
         })?,
     )
 }
+
+/// An event as listed and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// Id.
+    pub id: i64,
+    /// `train`, `concert` or `coupon`.
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Venue or route.
+    pub venue: String,
+    /// Start, Unix seconds.
+    pub starts_at: i64,
+    /// Price in KRW.
+    pub price: i64,
+    /// Total.
+    pub capacity: i64,
+    /// Left now.
+    pub remaining: i64,
+    /// True while it can be booked (not started, something left).
+    pub bookable: bool,
+}
+
+/// One page of search results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// The events on this page.
+    pub items: Vec<EventView>,
+    /// Matches in all.
+    pub total: i64,
+    /// 1-based page number.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+}
+
+const EVENT_COLUMNS: &str = "id, kind, title, venue, starts_at, price, capacity, remaining";
+
+fn row_to_event(now: i64) -> impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<EventView> {
+    move |r| {
+        let starts_at: i64 = r.get(4)?;
+        let remaining: i64 = r.get(7)?;
+        Ok(EventView {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            title: r.get(2)?,
+            venue: r.get(3)?,
+            starts_at,
+            price: r.get(5)?,
+            capacity: r.get(6)?,
+            remaining,
+            bookable: starts_at > now && remaining > 0,
+        })
+    }
+}
+
+/// Searches titles and venues for every word of `q` (case-insensitive), bookable events
+/// first, then by date; `page` is 1-based.
+pub fn search(
+    conn: &Connection,
+    q: &str,
+    page: u32,
+    per_page: u32,
+    now: i64,
+) -> Result<Page, DbError> {
+    let words: Vec<String> = q
+        .split_whitespace()
+        .take(8)
+        .map(|w| {
+            // LIKE wildcards in the query are literal text.
+            let escaped = w
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{}%", escaped.to_lowercase())
+        })
+        .collect();
+    let mut filter = String::from("1 = 1");
+    for i in 0..words.len() {
+        filter.push_str(&format!(
+            " AND (lower(title) LIKE ?{n} ESCAPE '\\' OR lower(venue) LIKE ?{n} ESCAPE '\\')",
+            n = i + 2
+        ));
+    }
+    let page = page.max(1);
+    let per_page = per_page.clamp(1, 100);
+    let mut args: Vec<rusqlite::types::Value> = vec![now.into()];
+    args.extend(
+        words
+            .iter()
+            .map(|w| rusqlite::types::Value::from(w.clone())),
+    );
+    // ?1 is `now` in both queries so the words keep their parameter numbers (?2…).
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM events WHERE {filter} AND ?1 = ?1"),
+        rusqlite::params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?;
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE {filter}
+         ORDER BY (starts_at > ?1 AND remaining > 0) DESC, starts_at ASC, id ASC
+         LIMIT {per_page} OFFSET {}",
+        (page as i64 - 1) * per_page as i64
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let items = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), row_to_event(now))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// One event with, for seated events, every seat and whether it is free.
+pub fn event_detail(
+    conn: &Connection,
+    id: i64,
+    now: i64,
+) -> Result<Option<(EventView, Vec<(String, bool)>)>, DbError> {
+    let Some(ev) = conn
+        .query_row(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"),
+            [id],
+            row_to_event(now),
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT seat, booking_id IS NULL FROM seats WHERE event_id = ?1")?;
+    let mut seats = stmt
+        .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    seats.sort_by(|a, b| natural(&a.0).cmp(&natural(&b.0)));
+    Ok(Some((ev, seats)))
+}
+
+/// Sort key for seat ids so that `1-2A` comes before `1-10A`.
+fn natural(s: &str) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let mut num = String::new();
+    let mut text = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !text.is_empty() {
+                out.push((0, std::mem::take(&mut text)));
+            }
+            num.push(c);
+        } else {
+            if !num.is_empty() {
+                out.push((num.parse().unwrap_or(0), String::new()));
+                num.clear();
+            }
+            text.push(c);
+        }
+    }
+    if !num.is_empty() {
+        out.push((num.parse().unwrap_or(0), String::new()));
+    }
+    if !text.is_empty() {
+        out.push((0, text));
+    }
+    out
+}
+
+/// `user`'s bookings, newest first.
+pub fn my_bookings(conn: &Connection, user: &str, limit: u32) -> Result<Vec<Booking>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, event_id, user_id, quantity, seats, status, created_at FROM bookings
+         WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![user, limit.clamp(1, 500)], row_to_booking)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(b, seats)| {
+            Ok(Booking {
+                seats: serde_json::from_str(&seats)?,
+                ..b
+            })
+        })
+        .collect()
+}

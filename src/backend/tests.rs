@@ -335,3 +335,131 @@ async fn malformed_orders_are_refused_without_side_effects() {
         "a missing seat rolls the decrement back"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_detail_and_my_bookings() {
+    let (dir, w) = setup().await;
+    let mk = |title: &str, venue: &str, starts_in: i64, layout: Layout| NewEvent {
+        title: title.into(),
+        venue: venue.into(),
+        starts_at: now() + starts_in,
+        price: 1000,
+        layout,
+    };
+    let create = |e: NewEvent| {
+        let w = w.clone();
+        async move {
+            let r = w.submit(Request::CreateEvent(e)).await.unwrap();
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let ktx = create(mk(
+        "KTX Seoul → Dongdaegu, Chuseok 07:00",
+        "Seoul Station",
+        7200,
+        Layout::Train {
+            cars: 1,
+            rows_per_car: 3,
+        },
+    ))
+    .await;
+    let later = create(mk(
+        "KTX Seoul → Busan 09:00",
+        "Seoul Station",
+        9000,
+        Layout::Train {
+            cars: 1,
+            rows_per_car: 1,
+        },
+    ))
+    .await;
+    let coupon = create(mk(
+        "11,000 KRW coupon",
+        "Online",
+        3600,
+        Layout::Coupon { count: 1 },
+    ))
+    .await;
+    let _concert = create(mk(
+        "Concert 100% live",
+        "Olympic Hall",
+        1800,
+        Layout::Concert {
+            rows: 1,
+            seats_per_row: 2,
+        },
+    ))
+    .await;
+    // Sell the coupon out: it drops behind the bookable ones.
+    assert_eq!(
+        w.submit(Request::Book {
+            user: "u1".into(),
+            event: coupon,
+            order: Order::Quantity { quantity: 1 },
+            key: "a".into()
+        })
+        .await
+        .unwrap()
+        .status,
+        201
+    );
+    assert_eq!(
+        w.submit(Request::Book {
+            user: "u1".into(),
+            event: ktx,
+            order: Order::Seats {
+                seats: vec!["1-2A".into()]
+            },
+            key: "b".into()
+        })
+        .await
+        .unwrap()
+        .status,
+        201
+    );
+
+    let conn = db::open(&dir.path().join("backend.db")).unwrap();
+    let t = now();
+    let all = db::search(&conn, "", 1, 10, t).unwrap();
+    assert_eq!(all.total, 4);
+    let titles: Vec<&str> = all.items.iter().map(|e| e.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "Concert 100% live",
+            "KTX Seoul → Dongdaegu, Chuseok 07:00",
+            "KTX Seoul → Busan 09:00",
+            "11,000 KRW coupon"
+        ],
+        "bookable first, then by date"
+    );
+    // Several words, any case, title or venue.
+    let ktx_hits = db::search(&conn, "ktx  SEOUL", 1, 10, t).unwrap();
+    assert_eq!(ktx_hits.total, 2);
+    assert_eq!(
+        db::search(&conn, "station busan", 1, 10, t).unwrap().items[0].id,
+        later
+    );
+    // Wildcards are literal.
+    assert_eq!(db::search(&conn, "100%", 1, 10, t).unwrap().total, 1);
+    assert_eq!(db::search(&conn, "%", 1, 10, t).unwrap().total, 1);
+    // Pagination.
+    let p2 = db::search(&conn, "", 2, 3, t).unwrap();
+    assert_eq!((p2.items.len(), p2.total, p2.page), (1, 4, 2));
+    // Detail with the seat map in seat order.
+    let (ev, seats) = db::event_detail(&conn, ktx, t).unwrap().unwrap();
+    assert_eq!((ev.remaining, ev.bookable), (11, true));
+    assert_eq!(seats.len(), 12);
+    assert_eq!(seats[0], ("1-1A".to_string(), true));
+    assert!(seats.contains(&("1-2A".to_string(), false)));
+    assert!(db::event_detail(&conn, 424242, t).unwrap().is_none());
+    // My bookings, newest first.
+    let mine = db::my_bookings(&conn, "u1", 50).unwrap();
+    assert_eq!(
+        mine.iter().map(|b| b.event_id).collect::<Vec<_>>(),
+        [ktx, coupon]
+    );
+    assert!(db::my_bookings(&conn, "nobody", 50).unwrap().is_empty());
+}
