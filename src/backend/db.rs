@@ -595,12 +595,15 @@ pub fn search(
     })
 }
 
+/// Every seat of an event and whether it is free, in seat order.
+pub type SeatMap = Vec<(String, bool)>;
+
 /// One event with, for seated events, every seat and whether it is free.
 pub fn event_detail(
     conn: &Connection,
     id: i64,
     now: i64,
-) -> Result<Option<(EventView, Vec<(String, bool)>)>, DbError> {
+) -> Result<Option<(EventView, SeatMap)>, DbError> {
     let Some(ev) = conn
         .query_row(
             &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"),
@@ -616,7 +619,7 @@ pub fn event_detail(
     let mut seats = stmt
         .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
         .collect::<Result<Vec<_>, _>>()?;
-    seats.sort_by(|a, b| natural(&a.0).cmp(&natural(&b.0)));
+    seats.sort_by_cached_key(|s| natural(&s.0));
     Ok(Some((ev, seats)))
 }
 
