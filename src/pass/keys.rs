@@ -65,10 +65,10 @@ fn write_new(path: &Path, contents: &str, secret: bool) -> Result<(), KeyError> 
 }
 
 /// The pass keys in use: one signs, every one listed verifies (rotation: add the new key
-/// as signer, keep the old one as verifier until its passes expire).
+/// as signer, keep the old one as verifier until its passes expire). A verify-only ring
+/// (the backend's) holds public keys alone.
 pub struct KeyRing {
-    signing_kid: String,
-    encoding: jsonwebtoken::EncodingKey,
+    signing: Option<(String, jsonwebtoken::EncodingKey)>,
     verifying: std::collections::HashMap<String, jsonwebtoken::DecodingKey>,
     public: Vec<(String, [u8; 32])>,
 }
@@ -105,7 +105,7 @@ impl KeyRing {
         verify_only: &[(String, String)],
     ) -> Result<Self, KeyLoadError> {
         use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
+        use rustls::pki_types::PrivatePkcs8KeyDer;
         let err = |kid: &str, reason: String| KeyLoadError::Parse {
             kid: kid.to_string(),
             reason,
@@ -119,28 +119,36 @@ impl KeyRing {
             kid.to_string(),
             raw32(ring::signature::KeyPair::public_key(&pair).as_ref()),
         )];
-        for (other, pem) in verify_only {
-            let spki = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
-                .map_err(|e| err(other, format!("not a public key PEM: {e}")))?;
-            let bytes = spki.as_ref();
-            if bytes.len() != 44 || bytes[..12] != ED25519_SPKI_PREFIX {
-                return Err(err(other, "not an Ed25519 public key".into()));
-            }
-            if public.iter().any(|(k, _)| k == other) {
-                return Err(KeyLoadError::DuplicateKid(other.clone()));
-            }
-            public.push((other.clone(), raw32(&bytes[12..])));
-        }
+        add_public(&mut public, verify_only)?;
+        Ok(Self::assemble(
+            Some((
+                kid.to_string(),
+                jsonwebtoken::EncodingKey::from_ed_der(der.secret_pkcs8_der()),
+            )),
+            public,
+        ))
+    }
+
+    /// A ring that only verifies: public keys (SPKI PEM) with their kids.
+    pub fn verify_only(keys: &[(String, String)]) -> Result<Self, KeyLoadError> {
+        let mut public = Vec::new();
+        add_public(&mut public, keys)?;
+        Ok(Self::assemble(None, public))
+    }
+
+    fn assemble(
+        signing: Option<(String, jsonwebtoken::EncodingKey)>,
+        public: Vec<(String, [u8; 32])>,
+    ) -> Self {
         let verifying = public
             .iter()
             .map(|(k, x)| (k.clone(), jsonwebtoken::DecodingKey::from_ed_der(x)))
             .collect();
-        Ok(Self {
-            signing_kid: kid.to_string(),
-            encoding: jsonwebtoken::EncodingKey::from_ed_der(der.secret_pkcs8_der()),
+        Self {
+            signing,
             verifying,
             public,
-        })
+        }
     }
 
     /// A fresh in-memory key pair (the demo, and tests).
@@ -149,14 +157,9 @@ impl KeyRing {
         Self::from_pem(kid, &pair.private_pem, &[])
     }
 
-    /// The id of the signing key.
-    pub fn signing_kid(&self) -> &str {
-        &self.signing_kid
-    }
-
-    /// The signing key.
-    pub fn encoding(&self) -> &jsonwebtoken::EncodingKey {
-        &self.encoding
+    /// The signing key and its id (none in a verify-only ring).
+    pub fn signer(&self) -> Option<(&str, &jsonwebtoken::EncodingKey)> {
+        self.signing.as_ref().map(|(k, e)| (k.as_str(), e))
     }
 
     /// The verify key with this id, if it is configured.
@@ -183,6 +186,32 @@ impl KeyRing {
             .collect();
         serde_json::json!({ "keys": keys }).to_string()
     }
+}
+
+/// Parses Ed25519 public keys (SPKI PEM) into `public`, refusing duplicate kids.
+fn add_public(
+    public: &mut Vec<(String, [u8; 32])>,
+    keys: &[(String, String)],
+) -> Result<(), KeyLoadError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::SubjectPublicKeyInfoDer;
+    for (kid, pem) in keys {
+        let err = |reason: String| KeyLoadError::Parse {
+            kid: kid.clone(),
+            reason,
+        };
+        let spki = SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes())
+            .map_err(|e| err(format!("not a public key PEM: {e}")))?;
+        let bytes = spki.as_ref();
+        if bytes.len() != 44 || bytes[..12] != ED25519_SPKI_PREFIX {
+            return Err(err("not an Ed25519 public key".into()));
+        }
+        if public.iter().any(|(k, _)| k == kid) {
+            return Err(KeyLoadError::DuplicateKid(kid.clone()));
+        }
+        public.push((kid.clone(), raw32(&bytes[12..])));
+    }
+    Ok(())
 }
 
 fn raw32(b: &[u8]) -> [u8; 32] {

@@ -249,3 +249,31 @@ mod passes {
         assert!(KeyRing::from_pem("k", "not a pem", &[]).is_err());
     }
 }
+
+#[test]
+fn a_verify_only_ring_verifies_but_cannot_sign() {
+    use crate::pass::{KeyRing, MintError, Passes, Session};
+    let pair = crate::pass::keys::generate().unwrap();
+    let signer = Passes::new(
+        KeyRing::from_pem("k1", &pair.private_pem, &[]).unwrap(),
+        "usher",
+    );
+    let (token, _) = signer
+        .mint(
+            "booking",
+            "v",
+            Session { idle: 60, max: 600 },
+            1_800_000_000,
+        )
+        .unwrap();
+    let verifier = Passes::new(
+        KeyRing::verify_only(&[("k1".into(), pair.public_pem.clone())]).unwrap(),
+        "usher",
+    );
+    assert!(verifier.verify(&token, "booking", 1_800_000_001).is_ok());
+    assert!(matches!(
+        verifier.mint("booking", "v", Session { idle: 60, max: 600 }, 1),
+        Err(MintError::NoSigningKey)
+    ));
+    assert!(KeyRing::verify_only(&[("k".into(), "garbage".into())]).is_err());
+}

@@ -97,6 +97,9 @@ pub enum MintError {
     /// The system random source failed.
     #[error("no randomness for a session id")]
     Random,
+    /// A verify-only key ring cannot sign.
+    #[error("no signing key: this key ring only verifies")]
+    NoSigningKey,
 }
 
 /// Session timing for a new pass.
@@ -212,9 +215,10 @@ impl Passes {
     }
 
     fn sign(&self, claims: &PassClaims) -> Result<String, MintError> {
+        let (kid, key) = self.keys.signer().ok_or(MintError::NoSigningKey)?;
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.keys.signing_kid().to_string());
-        Ok(jsonwebtoken::encode(&header, claims, self.keys.encoding())?)
+        header.kid = Some(kid.to_string());
+        Ok(jsonwebtoken::encode(&header, claims, key)?)
     }
 
     /// Verifies `token` for `room` at Unix time `now`.
