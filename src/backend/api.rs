@@ -1,0 +1,282 @@
+//! The backend's HTTP API (DESIGN §9): JSON in and out, errors as
+//! `{"error": {"code", "message"}}`, and a valid usher pass on every request but
+//! `/healthz` — talking to the backend directly, around the proxy, gains nothing.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use rusqlite::Connection;
+
+use super::db;
+use super::writer::{now, Reply, Request as Write, Writer};
+use crate::pass::Passes;
+
+/// Response body of the backend.
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
+/// Largest request body the API reads.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The booking site's request handler.
+pub struct Api {
+    writer: Writer,
+    reader: Arc<Mutex<Connection>>,
+    passes: Passes,
+    audience: String,
+    admin_token: Option<String>,
+}
+
+fn respond(status: u16, body: String) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn error(status: u16, code: &str, message: &str) -> Response<Body> {
+    respond(
+        status,
+        serde_json::json!({"error": {"code": code, "message": message}}).to_string(),
+    )
+}
+
+fn reply(r: Reply) -> Response<Body> {
+    respond(r.status, r.body)
+}
+
+fn query(q: Option<&str>, name: &str) -> Option<String> {
+    q?.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| {
+            let v = v.replace('+', " ");
+            let b = v.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                let hex = |c: u8| (c as char).to_digit(16);
+                if b[i] == b'%' && i + 2 < b.len() {
+                    if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                }
+                out.push(b[i]);
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        })
+}
+
+impl Api {
+    /// An API writing through `writer`, reading with `reader`, trusting passes `passes`
+    /// verifies for `audience` (the proxy room guarding this site).
+    pub fn new(
+        writer: Writer,
+        reader: Connection,
+        passes: Passes,
+        audience: &str,
+        admin_token: Option<String>,
+    ) -> Self {
+        Self {
+            writer,
+            reader: Arc::new(Mutex::new(reader)),
+            passes,
+            audience: audience.to_string(),
+            admin_token,
+        }
+    }
+
+    /// A read on the reader connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, db::DbError> + Send + 'static,
+    ) -> Result<T, Response<Body>> {
+        let reader = self.reader.clone();
+        match tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn)
+        })
+        .await
+        {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "read failed");
+                Err(error(500, "internal", "the request could not be processed"))
+            }
+            Err(_) => Err(error(500, "internal", "the request could not be processed")),
+        }
+    }
+
+    /// Serves one request.
+    pub async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Body> {
+        let path = req.uri().path().to_string();
+        if path == "/healthz" {
+            return respond(200, r#"{"status":"ok"}"#.into());
+        }
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // Admin routes use their own token, not a pass.
+        if let ["api", "admin", "events", rest @ ..] = segments.as_slice() {
+            return self.admin(req, rest.first().copied()).await;
+        }
+        let Some(user) = self.user(req.headers()) else {
+            return error(
+                401,
+                "no_pass",
+                "a valid usher pass is required (X-Usher-Pass)",
+            );
+        };
+        let q = req.uri().query().map(str::to_owned);
+        match (req.method().clone(), segments.as_slice()) {
+            (Method::GET, ["api", "events"]) => {
+                let term = query(q.as_deref(), "q").unwrap_or_default();
+                let page = query(q.as_deref(), "page")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(1);
+                let per = query(q.as_deref(), "per_page")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(20);
+                let now = now();
+                match self
+                    .read(move |c| db::search(c, &term, page, per, now))
+                    .await
+                {
+                    Ok(p) => respond(200, serde_json::to_string(&p).unwrap_or_default()),
+                    Err(r) => r,
+                }
+            }
+            (Method::GET, ["api", "events", id]) => {
+                let Ok(id) = id.parse::<i64>() else {
+                    return error(404, "no_event", "no such event");
+                };
+                let now = now();
+                match self.read(move |c| db::event_detail(c, id, now)).await {
+                    Ok(Some((ev, seats))) => {
+                        let seats: Vec<_> = seats
+                            .into_iter()
+                            .map(|(s, free)| serde_json::json!({"seat": s, "free": free}))
+                            .collect();
+                        let mut v = serde_json::to_value(&ev).unwrap_or_default();
+                        v["seats"] = serde_json::Value::Array(seats);
+                        respond(200, v.to_string())
+                    }
+                    Ok(None) => error(404, "no_event", "no such event"),
+                    Err(r) => r,
+                }
+            }
+            (Method::POST, ["api", "events", id, "bookings"]) => {
+                let Ok(event) = id.parse::<i64>() else {
+                    return error(404, "no_event", "no such event");
+                };
+                let Some(key) = req
+                    .headers()
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|k| !k.is_empty() && k.len() <= 128)
+                    .map(str::to_owned)
+                else {
+                    return error(
+                        400,
+                        "no_idempotency_key",
+                        "send an Idempotency-Key header (1 to 128 characters)",
+                    );
+                };
+                let order = match read_json::<db::Order>(req).await {
+                    Ok(o) => o,
+                    Err(r) => return r,
+                };
+                self.write(Write::Book {
+                    user,
+                    event,
+                    order,
+                    key,
+                })
+                .await
+            }
+            (Method::GET, ["api", "me", "bookings"]) => {
+                match self.read(move |c| db::my_bookings(c, &user, 200)).await {
+                    Ok(b) => respond(200, serde_json::json!({ "items": b }).to_string()),
+                    Err(r) => r,
+                }
+            }
+            (Method::DELETE, ["api", "bookings", id]) => {
+                let Ok(booking) = id.parse::<i64>() else {
+                    return error(404, "no_booking", "no such booking");
+                };
+                self.write(Write::Cancel { user, booking }).await
+            }
+            _ => error(404, "not_found", "no such endpoint"),
+        }
+    }
+
+    async fn write(&self, w: Write) -> Response<Body> {
+        match self.writer.submit(w).await {
+            Ok(r) => reply(r),
+            Err(e) => {
+                tracing::error!(error = %e, "write failed");
+                error(
+                    503,
+                    "unavailable",
+                    "the booking could not be stored; try again with the same Idempotency-Key",
+                )
+            }
+        }
+    }
+
+    /// The visitor id from a valid pass.
+    fn user(&self, headers: &http::HeaderMap) -> Option<String> {
+        let token = headers.get("x-usher-pass")?.to_str().ok()?;
+        self.passes
+            .verify(token, &self.audience, now() as u64)
+            .ok()
+            .map(|c| c.sub.clone())
+    }
+
+    async fn admin(&self, req: Request<hyper::body::Incoming>, id: Option<&str>) -> Response<Body> {
+        let ok = self.admin_token.as_deref().is_some_and(|t| {
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|g| {
+                    g.len() == t.len()
+                        && g.bytes().zip(t.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+                })
+        });
+        if !ok {
+            return error(401, "admin", "send Authorization: Bearer <admin token>");
+        }
+        match (req.method().clone(), id) {
+            (Method::POST, None) => match read_json::<db::NewEvent>(req).await {
+                Ok(e) => self.write(Write::CreateEvent(e)).await,
+                Err(r) => r,
+            },
+            _ => error(404, "not_found", "POST /api/admin/events"),
+        }
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    req: Request<hyper::body::Incoming>,
+) -> Result<T, Response<Body>> {
+    let body = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| error(413, "too_large", "the request body is too large"))?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|e| {
+        error(
+            422,
+            "invalid_json",
+            &format!("the body is not what this endpoint takes: {e}"),
+        )
+    })
+}

@@ -1,0 +1,228 @@
+//! The booking backend over real HTTP on loopback, with real passes and a real SQLite file.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::BodyExt;
+use usher::backend::{api::Api, db, writer::Writer};
+use usher::pass::{KeyRing, Passes, Session};
+
+struct Site {
+    addr: SocketAddr,
+    signer: Passes,
+    _dir: tempfile::TempDir,
+}
+
+const ADMIN: &str = "backend-admin-token-0123456789";
+
+async fn site() -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backend.db");
+    let pair = usher::pass::keys::generate().unwrap();
+    let writer = Writer::start(&path).unwrap();
+    let reader = db::open(&path).unwrap();
+    let verifier = Passes::new(
+        KeyRing::verify_only(&[("pass-1".into(), pair.public_pem.clone())]).unwrap(),
+        "usher",
+    );
+    let api = Arc::new(Api::new(
+        writer,
+        reader,
+        verifier,
+        "booking",
+        Some(ADMIN.into()),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(usher::backend::serve(listener, api));
+    let signer = Passes::new(
+        KeyRing::from_pem("pass-1", &pair.private_pem, &[]).unwrap(),
+        "usher",
+    );
+    Site {
+        addr,
+        signer,
+        _dir: dir,
+    }
+}
+
+impl Site {
+    fn pass(&self, user: &str) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        self.signer
+            .mint(
+                "booking",
+                user,
+                Session {
+                    idle: 600,
+                    max: 3600,
+                },
+                now,
+            )
+            .unwrap()
+            .0
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut send, conn) = hyper::client::conn::http1::handshake::<_, common::TBody>(
+            hyper_util::rt::TokioIo::new(tcp),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "backend");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        send.ready().await.unwrap();
+        let resp = send
+            .send_request(req.body(common::full(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_end_to_end_with_passes() {
+    let s = site().await;
+    assert_eq!(s.call("GET", "/healthz", &[], "").await.0, 200);
+    // No pass, a forged pass, a pass for another room: 401.
+    assert_eq!(s.call("GET", "/api/events", &[], "").await.0, 401);
+    let stranger = Passes::new(KeyRing::generate("pass-1").unwrap(), "usher");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (forged, _) = stranger
+        .mint(
+            "booking",
+            "eve",
+            Session {
+                idle: 600,
+                max: 3600,
+            },
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        s.call("GET", "/api/events", &[("x-usher-pass", &forged)], "")
+            .await
+            .0,
+        401
+    );
+    let (other_room, _) = s
+        .signer
+        .mint(
+            "other",
+            "eve",
+            Session {
+                idle: 600,
+                max: 3600,
+            },
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        s.call("GET", "/api/events", &[("x-usher-pass", &other_room)], "")
+            .await
+            .0,
+        401
+    );
+
+    // Admin creates an event (token required).
+    let starts = now + 86_400;
+    let ev = format!(
+        r#"{{"title":"11,000 KRW coupon","venue":"Online","starts_at":{starts},"price":11000,"layout":{{"kind":"coupon","count":2}}}}"#
+    );
+    assert_eq!(s.call("POST", "/api/admin/events", &[], &ev).await.0, 401);
+    let (status, created) = s
+        .call(
+            "POST",
+            "/api/admin/events",
+            &[("authorization", &format!("Bearer {ADMIN}"))],
+            &ev,
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+
+    let alice = s.pass("alice");
+    let a = [("x-usher-pass", alice.as_str())];
+    let (status, page) = s
+        .call("GET", "/api/events?q=coupon&page=1&per_page=5", &a, "")
+        .await;
+    assert_eq!((status, page["total"].as_i64()), (200, Some(1)));
+    let (status, detail) = s.call("GET", &format!("/api/events/{id}"), &a, "").await;
+    assert_eq!((status, detail["remaining"].as_i64()), (200, Some(2)));
+
+    // Booking needs an Idempotency-Key; the same key replays; another body is 422.
+    let path = format!("/api/events/{id}/bookings");
+    assert_eq!(s.call("POST", &path, &a, r#"{"quantity":1}"#).await.0, 400);
+    let with_key = [("x-usher-pass", alice.as_str()), ("idempotency-key", "k-1")];
+    let (status, first) = s.call("POST", &path, &with_key, r#"{"quantity":1}"#).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = s.call("POST", &path, &with_key, r#"{"quantity":1}"#).await;
+    assert_eq!((status, &again), (201, &first));
+    assert_eq!(
+        s.call("POST", &path, &with_key, r#"{"quantity":2}"#)
+            .await
+            .0,
+        422
+    );
+    assert_eq!(s.call("POST", &path, &with_key, "not json").await.0, 422);
+    // Sold out: a clean 409.
+    let bob = s.pass("bob");
+    let b = [("x-usher-pass", bob.as_str()), ("idempotency-key", "k-2")];
+    assert_eq!(s.call("POST", &path, &b, r#"{"quantity":1}"#).await.0, 201);
+    let c = [("x-usher-pass", bob.as_str()), ("idempotency-key", "k-3")];
+    let (status, err) = s.call("POST", &path, &c, r#"{"quantity":1}"#).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("sold_out"))
+    );
+
+    // My bookings are mine; cancel restores inventory.
+    let (_, mine) = s.call("GET", "/api/me/bookings", &a, "").await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    let booking = first["id"].as_i64().unwrap();
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("/api/bookings/{booking}"),
+            &[("x-usher-pass", bob.as_str())],
+            ""
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        s.call("DELETE", &format!("/api/bookings/{booking}"), &a, "")
+            .await
+            .0,
+        200
+    );
+    let (_, detail) = s.call("GET", &format!("/api/events/{id}"), &a, "").await;
+    assert_eq!(detail["remaining"].as_i64(), Some(1));
+}
