@@ -28,6 +28,15 @@ enum Command {
         #[arg(long, value_enum)]
         log_format: Option<LogFormatArg>,
     },
+    /// Run the bundled booking backend (the reference site behind the proxy).
+    Backend {
+        /// Configuration file.
+        #[arg(short, long, default_value = "config/backend.toml")]
+        config: PathBuf,
+        /// Log format.
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormatArg>,
+    },
     /// Validate a configuration file and report every problem; exits non-zero if any.
     CheckConfig {
         /// Configuration file.
@@ -54,6 +63,7 @@ enum LogFormatArg {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Proxy { config, log_format } => run_proxy(config, log_format),
+        Command::Backend { config, log_format } => run_backend(config, log_format),
         Command::CheckConfig { config } => match Settings::load(&config) {
             Ok(_) => {
                 println!("{}: ok", config.display());
@@ -106,6 +116,26 @@ fn run_proxy(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Resul
         running.shutdown().await;
         Ok(())
     })
+}
+
+fn run_backend(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Result<()> {
+    let settings = usher::config::backend::BackendSettings::load(&config)
+        .with_context(|| format!("loading {}", config.display()))?;
+    let format = match log_format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        _ => LogFormat::Human,
+    };
+    let _log_guard = init_logging(format, "info");
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let running = usher::backend::start(&settings).await?;
+            wait_for_signal().await?;
+            tracing::info!("shutdown requested");
+            running.stop();
+            Ok(())
+        })
 }
 
 fn init_logging(format: LogFormat, level: &str) -> tracing_appender::non_blocking::WorkerGuard {

@@ -226,3 +226,64 @@ async fn the_api_end_to_end_with_passes() {
     let (_, detail) = s.call("GET", &format!("/api/events/{id}"), &a, "").await;
     assert_eq!(detail["remaining"].as_i64(), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backend_from_its_config_seeds_the_demo_and_checks_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = usher::pass::keys::generate().unwrap();
+    let (_, public) = usher::pass::keys::write(dir.path(), "pass-1", &pair).unwrap();
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nseed_demo = true\n[passes]\naudience = \"booking\"\npublic_keys = [{:?}]\n",
+        dir.path().join("db/backend.db").display().to_string(),
+        public.display().to_string()
+    );
+    let settings = usher::config::backend::BackendSettings::from_toml(&text).unwrap();
+    let running = usher::backend::start(&settings).await.unwrap();
+    let signer = Passes::new(
+        KeyRing::from_pem("pass-1", &pair.private_pem, &[]).unwrap(),
+        "usher",
+    );
+    let s = Site {
+        addr: running.addr,
+        signer,
+        _dir: dir,
+    };
+    let pass = s.pass("visitor");
+    let (status, page) = s
+        .call("GET", "/api/events", &[("x-usher-pass", &pass)], "")
+        .await;
+    assert_eq!(status, 200);
+    let titles: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(titles.iter().any(|t| t.contains("KTX")) && titles.iter().any(|t| t.contains("1,111")));
+    assert_eq!(s.call("GET", "/api/events", &[], "").await.0, 401);
+    running.stop();
+
+    // Bad backend configs name their field.
+    for (text, field) in [
+        (
+            "listen = \"nowhere\"\n[passes]\npublic_keys = [\"x\"]\n",
+            "listen",
+        ),
+        ("[passes]\npublic_keys = []\n", "passes.public_keys"),
+        (
+            "[passes]\npublic_keys = [\"/nonexistent.pub\"]\n",
+            "passes.public_keys[0]",
+        ),
+        (
+            "[passes]\naudience = \"\"\npublic_keys = [\"x\"]\n",
+            "passes.audience",
+        ),
+        ("listn = \"x\"\n", "unknown field"),
+    ] {
+        let err = usher::config::backend::BackendSettings::from_toml(text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(field), "{field}: {err}");
+    }
+}

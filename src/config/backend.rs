@@ -1,0 +1,166 @@
+//! `config/backend.toml`: the bundled booking backend's settings, validated like the
+//! proxy's (every problem reported with its field and the fix).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{ConfigError, FieldError};
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct BackendFile {
+    /// Plain-HTTP listener (the proxy talks to it on a private network).
+    listen: String,
+    /// SQLite database file.
+    database: String,
+    /// Pass checking.
+    passes: PassesSection,
+    /// Admin token for `/api/admin/*` (`USHER_BACKEND_ADMIN_TOKEN` wins).
+    admin_token: String,
+    /// Create the demo events when the database has none.
+    seed_demo: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct PassesSection {
+    issuer: String,
+    audience: String,
+    public_keys: Vec<String>,
+}
+
+impl Default for PassesSection {
+    fn default() -> Self {
+        Self {
+            issuer: "usher".into(),
+            audience: "booking".into(),
+            public_keys: Vec::new(),
+        }
+    }
+}
+
+impl Default for BackendFile {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".into(),
+            database: "data/backend.db".into(),
+            passes: PassesSection::default(),
+            admin_token: String::new(),
+            seed_demo: false,
+        }
+    }
+}
+
+/// Validated backend settings.
+#[derive(Debug, Clone)]
+pub struct BackendSettings {
+    /// Listener.
+    pub listen: SocketAddr,
+    /// Database file.
+    pub database: PathBuf,
+    /// Pass issuer to accept.
+    pub issuer: String,
+    /// Pass audience (the proxy room guarding this site).
+    pub audience: String,
+    /// Public keys: (kid = file stem, PEM path).
+    pub public_keys: Vec<(String, PathBuf)>,
+    /// Admin token (`None`: admin API off).
+    pub admin_token: Option<String>,
+    /// Seed demo events into an empty database.
+    pub seed_demo: bool,
+}
+
+impl BackendSettings {
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let f: BackendFile = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let mut problems = Vec::new();
+        let mut push = |field: &str, message: String| {
+            problems.push(FieldError {
+                field: field.into(),
+                message,
+            })
+        };
+        let listen = f.listen.parse().unwrap_or_else(|_| {
+            push(
+                "listen",
+                format!(
+                    "{:?} is not a socket address (write IP:PORT, e.g. \"127.0.0.1:8000\")",
+                    f.listen
+                ),
+            );
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        });
+        if f.database.is_empty() {
+            push(
+                "database",
+                "is empty; give a file path such as \"data/backend.db\"".into(),
+            );
+        }
+        if f.passes.audience.is_empty() {
+            push(
+                "passes.audience",
+                "is empty; give the name of the proxy room that guards this site".into(),
+            );
+        }
+        if f.passes.public_keys.is_empty() {
+            push(
+                "passes.public_keys",
+                "is empty; list the proxy's pass public key files (usher keygen writes NAME.pub)"
+                    .into(),
+            );
+        }
+        let mut public_keys = Vec::new();
+        for (i, k) in f.passes.public_keys.iter().enumerate() {
+            let path = PathBuf::from(k);
+            let kid = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
+            if !path.is_file() || kid.is_empty() {
+                push(
+                    &format!("passes.public_keys[{i}]"),
+                    format!(
+                        "{k:?} is not a public key file (its name without extension is the kid)"
+                    ),
+                );
+            }
+            public_keys.push((kid, path));
+        }
+        let admin_token = std::env::var("USHER_BACKEND_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .or_else(|| (!f.admin_token.is_empty()).then(|| f.admin_token.clone()));
+        if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+            push(
+                "admin_token",
+                "is shorter than 16 characters; use a long random token".into(),
+            );
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        Ok(Self {
+            listen,
+            database: PathBuf::from(f.database),
+            issuer: f.passes.issuer,
+            audience: f.passes.audience,
+            public_keys,
+            admin_token,
+            seed_demo: f.seed_demo,
+        })
+    }
+
+    /// Reads and validates a file.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+}
