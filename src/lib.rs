@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod backend;
 pub mod config;
+pub mod demo;
 pub mod metrics;
 pub mod pass;
 pub mod proxy;

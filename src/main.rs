@@ -37,6 +37,18 @@ enum Command {
         #[arg(long, value_enum)]
         log_format: Option<LogFormatArg>,
     },
+    /// Run the proxy and the booking site together with embedded defaults (no setup).
+    Demo {
+        /// Where the demo keeps its keys, database and queue state.
+        #[arg(long, default_value = "data")]
+        dir: PathBuf,
+        /// Public HTTPS address.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: std::net::SocketAddr,
+        /// Admin address (metrics, health).
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        admin: std::net::SocketAddr,
+    },
     /// Validate a configuration file and report every problem; exits non-zero if any.
     CheckConfig {
         /// Configuration file.
@@ -64,6 +76,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Proxy { config, log_format } => run_proxy(config, log_format),
         Command::Backend { config, log_format } => run_backend(config, log_format),
+        Command::Demo { dir, listen, admin } => run_demo(dir, listen, admin),
         Command::CheckConfig { config } => match Settings::load(&config) {
             Ok(_) => {
                 println!("{}: ok", config.display());
@@ -116,6 +129,40 @@ fn run_proxy(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Resul
         running.shutdown().await;
         Ok(())
     })
+}
+
+fn run_demo(
+    dir: PathBuf,
+    listen: std::net::SocketAddr,
+    admin: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let _log_guard = init_logging(LogFormat::Human, "info,usher::access=warn");
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let demo = usher::demo::start(&dir, listen, admin).await?;
+            let port = demo.proxy.public_addr.port();
+            println!();
+            println!("  usher demo is running");
+            println!("    site (through the waiting room): https://localhost:{port}/");
+            println!("      (a self-signed certificate: accept the browser's warning)");
+            println!(
+                "    metrics and health:              http://{}/metrics",
+                demo.proxy.admin_addr
+            );
+            println!("    room: \"booking\", auto mode, 3 visitors inside at once — open a few");
+            println!(
+                "    private windows to see the line. Data: {}",
+                dir.display()
+            );
+            println!("  Ctrl-C stops it.");
+            println!();
+            wait_for_signal().await?;
+            demo.proxy.shutdown().await;
+            demo.backend.stop();
+            Ok(())
+        })
 }
 
 fn run_backend(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Result<()> {
