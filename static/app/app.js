@@ -178,7 +178,7 @@ async function viewList(p) {
 async function viewEvent(id) {
   const g = gen, sel = new Set(), head = h('div'), body = h('div');
   const msg = h('div', { class: 'msg', 'aria-live': 'polite', tabindex: -1 });
-  let ev;
+  let ev, focus = !first;
   view(h('a', { class: 'back', href: '#/' }, T.back), head, msg, body);
   say(msg, T.loading);
   const load = async () => {
@@ -196,7 +196,7 @@ async function viewEvent(id) {
     head.replaceChildren(h('h1', { tabindex: -1 }, ev.title),
       h('p', { class: 'top' }, kindTag(ev), avail(ev)),
       h('p', {}, ev.venue, h('br'), h('b', {}, when(ev.starts_at)), h('br'), t('each', { p: won(ev.price) })));
-    if (first || main.contains(document.activeElement) === false) head.firstChild.focus?.();
+    if (focus) { focus = false; head.firstChild.focus(); }
     body.replaceChildren(ev.kind === 'coupon' ? coupon() : seatMap(open));
   };
   const seatBtn = (s, text, label) => {
@@ -261,7 +261,7 @@ async function viewEvent(id) {
     const upd = () => { const n = parseInt(q.value, 10); sum.textContent = n >= 1 && n <= 10 ? t('total', { p: won(n * ev.price) }) : ''; };
     q.addEventListener('input', upd);
     upd();
-    btn = h('button', { class: 'btn', onclick: () => {} }, T.book);
+    btn = h('button', { class: 'btn' }, T.book);
     return h('form', { class: 'qty', novalidate: true, onsubmit: e => {
       e.preventDefault();
       const n = +q.value;
@@ -369,7 +369,7 @@ function route() {
   gen++;
   const hs = location.hash.slice(1) || '/', [path, qs = ''] = hs.split('?');
   let m;
-  for (const a of document.querySelectorAll('nav a')) a.toggleAttribute('aria-current', a.getAttribute('href') === '#' + (path === '/me' ? '/me' : '/'));
+  for (const a of document.querySelectorAll('nav a')) a.getAttribute('href') === (path === '/me' ? '#/me' : '#/') ? a.setAttribute('aria-current', 'page') : a.removeAttribute('aria-current');
   if ((m = /^\/events\/(\d+)$/.exec(path))) viewEvent(+m[1]);
   else if (path === '/me') viewMe();
   else viewList(new URLSearchParams(qs));
