@@ -287,3 +287,158 @@ async fn backend_from_its_config_seeds_the_demo_and_checks_passes() {
         assert!(err.contains(field), "{field}: {err}");
     }
 }
+
+/// A webhook receiver: records every delivery attempt; answers 503 while `down`.
+struct Hook {
+    addr: SocketAddr,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    seen: Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+}
+
+async fn hook() -> Hook {
+    use std::sync::atomic::Ordering;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (d, s) = (down.clone(), seen.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let (d, s) = (d.clone(), s.clone());
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (d, s) = (d.clone(), s.clone());
+                        async move {
+                            let key = req
+                                .headers()
+                                .get("idempotency-key")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string();
+                            let topic = req
+                                .headers()
+                                .get("x-usher-topic")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string();
+                            let body = String::from_utf8_lossy(
+                                &req.into_body().collect().await.unwrap().to_bytes(),
+                            )
+                            .into_owned();
+                            s.lock().unwrap().push((key, topic, body));
+                            let status = if d.load(Ordering::SeqCst) { 503 } else { 200 };
+                            Ok::<_, std::convert::Infallible>(
+                                http::Response::builder()
+                                    .status(status)
+                                    .body(common::full(""))
+                                    .unwrap(),
+                            )
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    Hook { addr, down, seen }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outbox_delivers_every_event_at_least_once_with_stable_keys_across_restarts() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let pair = usher::pass::keys::generate().unwrap();
+    let (_, public) = usher::pass::keys::write(dir.path(), "pass-1", &pair).unwrap();
+    let h = hook().await;
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nseed_demo = true\nwebhook = \"http://{}/bookings\"\n[passes]\npublic_keys = [{:?}]\n",
+        dir.path().join("backend.db").display().to_string(),
+        h.addr,
+        public.display().to_string()
+    );
+    let settings = usher::config::backend::BackendSettings::from_toml(&text).unwrap();
+    let running = usher::backend::start(&settings).await.unwrap();
+    let signer = Passes::new(
+        KeyRing::from_pem("pass-1", &pair.private_pem, &[]).unwrap(),
+        "usher",
+    );
+    let s = Site {
+        addr: running.addr,
+        signer,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let pass = s.pass("alice");
+    let (_, page) = s
+        .call(
+            "GET",
+            "/api/events?q=coupon",
+            &[("x-usher-pass", &pass)],
+            "",
+        )
+        .await;
+    let coupon = page["items"][0]["id"].as_i64().unwrap();
+    for i in 0..5 {
+        let key = format!("k{i}");
+        let (status, _) = s
+            .call(
+                "POST",
+                &format!("/api/events/{coupon}/bookings"),
+                &[("x-usher-pass", &pass), ("idempotency-key", &key)],
+                r#"{"quantity":1}"#,
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    // The receiver is down: attempts fail and are retried. Then the backend restarts.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        !h.seen.lock().unwrap().is_empty(),
+        "deliveries were attempted"
+    );
+    running.stop();
+    let running = usher::backend::start(&settings).await.unwrap();
+    h.down.store(false, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let seen = h.seen.lock().unwrap().clone();
+        let conn = db::open(&dir.path().join("backend.db")).unwrap();
+        let pending: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let keys: std::collections::HashSet<&str> =
+            seen.iter().map(|(k, _, _)| k.as_str()).collect();
+        if pending == 0 {
+            assert_eq!(keys.len(), 5, "one key per booking event");
+            assert!(seen.len() > 5, "events were retried after the failures");
+            // Every event arrived; retries of one event carry one key and the same body.
+            for (k, topic, body) in &seen {
+                assert_eq!(topic, "booking.confirmed");
+                assert!(seen
+                    .iter()
+                    .filter(|(k2, _, _)| k2 == k)
+                    .all(|(_, _, b2)| b2 == body));
+            }
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered: {seen:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Delivered rows are not sent again.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let n = h.seen.lock().unwrap().len();
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(h.seen.lock().unwrap().len(), n);
+    running.stop();
+}

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod db;
+pub mod outbox;
 pub mod writer;
 
 #[cfg(test)]
@@ -100,17 +101,22 @@ pub fn demo_events(now: i64) -> Vec<db::NewEvent> {
     ]
 }
 
-/// A started backend: its address and the task serving it.
+/// A started backend: its address and the tasks serving it.
 pub struct Running {
     /// Bound address.
     pub addr: std::net::SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    outbox: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stops serving (in-flight requests on open connections are cut).
+    /// Stops serving (in-flight requests on open connections are cut; undelivered outbox
+    /// rows stay in the database for the next start).
     pub fn stop(self) {
         self.task.abort();
+        if let Some(o) = self.outbox {
+            o.abort();
+        }
     }
 }
 
@@ -160,5 +166,9 @@ pub async fn start(
     let addr = listener.local_addr().unwrap_or(settings.listen);
     tracing::info!(%addr, "usher backend listening");
     let task = tokio::spawn(serve(listener, api));
-    Ok(Running { addr, task })
+    let outbox = settings
+        .webhook
+        .clone()
+        .map(|hook| tokio::spawn(outbox::run(settings.database.clone(), hook)));
+    Ok(Running { addr, task, outbox })
 }

@@ -22,6 +22,8 @@ struct BackendFile {
     admin_token: String,
     /// Create the demo events when the database has none.
     seed_demo: bool,
+    /// Where booking events are delivered (at least once); empty: kept in the outbox.
+    webhook: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +52,7 @@ impl Default for BackendFile {
             passes: PassesSection::default(),
             admin_token: String::new(),
             seed_demo: false,
+            webhook: String::new(),
         }
     }
 }
@@ -71,6 +74,8 @@ pub struct BackendSettings {
     pub admin_token: Option<String>,
     /// Seed demo events into an empty database.
     pub seed_demo: bool,
+    /// Outbox webhook (`http://…`).
+    pub webhook: Option<http::Uri>,
 }
 
 impl BackendSettings {
@@ -141,6 +146,18 @@ impl BackendSettings {
                 "is shorter than 16 characters; use a long random token".into(),
             );
         }
+        let webhook = match f.webhook.as_str() {
+            "" => None,
+            w => {
+                match w.parse::<http::Uri>() {
+                    Ok(u) if u.scheme_str() == Some("http") && u.authority().is_some() => Some(u),
+                    _ => {
+                        push("webhook", format!("{w:?} is not an http:// URL (e.g. \"http://127.0.0.1:9000/bookings\")"));
+                        None
+                    }
+                }
+            }
+        };
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
@@ -152,6 +169,7 @@ impl BackendSettings {
             public_keys,
             admin_token,
             seed_demo: f.seed_demo,
+            webhook,
         })
     }
 

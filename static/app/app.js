@@ -197,7 +197,7 @@ async function viewEvent(id) {
       h('p', { class: 'top' }, kindTag(ev), avail(ev)),
       h('p', {}, ev.venue, h('br'), h('b', {}, when(ev.starts_at)), h('br'), t('each', { p: won(ev.price) })));
     if (focus) { focus = false; head.firstChild.focus(); }
-    body.replaceChildren(ev.kind === 'coupon' ? coupon() : seatMap(open));
+    body.replaceChildren(...[ev.kind === 'coupon' ? coupon() : seatMap(open)].flat());
   };
   const seatBtn = (s, text, label) => {
     const b = h('button', { type: 'button', class: 'seat', title: s.seat, 'aria-pressed': String(sel.has(s.seat)),
