@@ -169,6 +169,11 @@ async fn the_api_end_to_end_with_passes() {
 
     let alice = s.pass("alice");
     let a = [("x-usher-pass", alice.as_str())];
+    // The web UI is served from memory, to pass holders only.
+    assert_eq!(s.call("GET", "/", &a, "").await.0, 200);
+    assert_eq!(s.call("GET", "/app/app.js", &a, "").await.0, 200);
+    assert_eq!(s.call("GET", "/app/nope.js", &a, "").await.0, 404);
+    assert_eq!(s.call("GET", "/", &[], "").await.0, 401);
     let (status, page) = s
         .call("GET", "/api/events?q=coupon&page=1&per_page=5", &a, "")
         .await;

@@ -16,6 +16,41 @@ use crate::pass::Passes;
 /// Response body of the backend.
 pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
 
+/// The web UI (static/app/), served from memory.
+const UI: [(&str, &str, &str); 3] = [
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../static/app/index.html"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app/app.js"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app/app.css"),
+    ),
+];
+
+fn ui(file: &str) -> Option<Response<Body>> {
+    let (_, ctype, text) = UI.iter().find(|(name, _, _)| *name == file)?;
+    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())).boxed_unsync());
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    Some(r)
+}
+
 /// Largest request body the API reads.
 const MAX_BODY: usize = 64 * 1024;
 
@@ -136,6 +171,12 @@ impl Api {
         };
         let q = req.uri().query().map(str::to_owned);
         match (req.method().clone(), segments.as_slice()) {
+            (Method::GET, [""]) => {
+                ui("index.html").unwrap_or_else(|| error(404, "not_found", "no UI"))
+            }
+            (Method::GET, ["app", file]) => {
+                ui(file).unwrap_or_else(|| error(404, "not_found", "no such file"))
+            }
             (Method::GET, ["api", "events"]) => {
                 let term = query(q.as_deref(), "q").unwrap_or_default();
                 let page = query(q.as_deref(), "page")

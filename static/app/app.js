@@ -12,17 +12,16 @@ const STR = {
     trainSeat: 'Car {c}, seat {s}', seat: 'Seat {s}', taken: 'taken',
     lFree: 'Free', lSel: 'Selected', lTaken: 'Taken',
     pick: 'Choose up to 10 seats', picked: '{n} selected · {p}', max: 'You can choose up to 10 seats.',
-    qty: 'Quantity (1–10)', qtyErr: 'Enter a quantity from 1 to 10.', total: 'Total {p}',
+    qty: 'Quantity (1–10)', qtyErr: 'Enter a quantity from 1 to 10.',
     book: 'Book', booking: 'Booking…', booked: 'Booked! Booking #{id}: {what}.', seeMine: 'See my bookings',
     sold_out: 'Sold out — not enough left. The counts are updated.',
     seat_taken: 'Someone just took {s}. The seat map is updated — please choose again.',
-    seat_taken0: 'A seat you chose was just taken. The seat map is updated — please choose again.',
     started: 'This event has started; it can no longer be booked.',
     net: 'Could not reach the site. Nothing is lost — please try again.', retry: 'Try again',
     err: 'Something went wrong ({c}).', noEvent: 'No such event.',
     noBookings: 'No bookings yet.', nBookings: '{n} bookings', ev: 'Event #{id}', qtyN: '× {n}',
     confirmed: 'Confirmed', cancelled: 'Cancelled', bookedAt: 'Booked {t}',
-    cancel: 'Cancel booking', sure: 'Tap again to cancel', cancelDone: 'Booking #{id} is cancelled.',
+    cancel: 'Cancel', sure: 'Tap again to cancel', cancelDone: 'Booking #{id} is cancelled.',
     cancelStarted: 'The event has started; it can no longer be cancelled.', noCancel: 'Started — can no longer be cancelled',
     ended: 'Your session ended — reload to get back in line.', reload: 'Reload',
     busy: 'The site is busy; you keep your place — reloading…', tz: ' KST'
@@ -37,11 +36,10 @@ const STR = {
     trainSeat: '{c}호차 {s}', seat: '{s} 좌석', taken: '예매됨',
     lFree: '선택 가능', lSel: '선택함', lTaken: '예매됨',
     pick: '최대 10석까지 선택하세요', picked: '{n}석 · {p}', max: '최대 10석까지 선택할 수 있습니다.',
-    qty: '수량 (1–10)', qtyErr: '수량은 1에서 10 사이로 입력하세요.', total: '합계 {p}',
+    qty: '수량 (1–10)', qtyErr: '수량은 1에서 10 사이로 입력하세요.',
     book: '예매하기', booking: '예매 중…', booked: '예매 완료! 예매번호 #{id}: {what}', seeMine: '내 예매 보기',
     sold_out: '매진되어 남은 수량이 부족합니다. 잔여 수량을 새로 고쳤습니다.',
     seat_taken: '{s} 좌석이 방금 예매되었습니다. 좌석 배치도를 새로 고쳤으니 다시 선택해 주세요.',
-    seat_taken0: '선택한 좌석이 방금 예매되었습니다. 좌석 배치도를 새로 고쳤으니 다시 선택해 주세요.',
     started: '이미 시작된 이벤트라 예매할 수 없습니다.',
     net: '연결이 원활하지 않습니다. 선택은 그대로이니 다시 시도해 주세요.', retry: '다시 시도',
     err: '문제가 발생했습니다 ({c}).', noEvent: '이벤트를 찾을 수 없습니다.',
@@ -68,8 +66,6 @@ const PER = 10, RET = 'usher-app-return';
 const HALT = new Error('halt');
 const main = document.getElementById('main');
 const sleep = ms => new Promise(r => setTimeout(r, ms));
-const uuid = () => crypto.randomUUID ? crypto.randomUUID() :
-  ([1e7] + -1e3 + -4e3 + -8e3 + -1e11).replace(/[018]/g, c => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
 let gen = 0, halted = false, first = true, pending = null;
 const events = new Map(); // id → event (for titles in my bookings)
 
@@ -90,11 +86,11 @@ function view(...kids) {
   if (!first) { scrollTo(0, 0); main.querySelector('h1')?.focus(); }
   first = false;
 }
-function stop(text, secs) {
+function stop(text, secs) { // 401 (no secs) or the waiting room (reload in secs)
   if (halted) return;
   halted = true;
   const b = h('button', { class: 'btn', onclick: () => location.reload() }, T.reload);
-  main.replaceChildren(h('div', { class: 'msg err', role: 'alert' }, h('p', {}, text), b));
+  main.replaceChildren(h('div', { class: secs ? 'msg' : 'msg err', role: 'alert' }, h('p', {}, text), b));
   b.focus();
   if (secs) { try { sessionStorage.setItem(RET, location.hash); } catch (_) {} setTimeout(() => location.reload(), secs * 1e3); }
 }
@@ -183,7 +179,7 @@ async function viewEvent(id) {
   say(msg, T.loading);
   const load = async () => {
     let r;
-    try { r = await getEvent(id); } catch (e) { failed(e, g, msg, load); return false; }
+    try { r = await getEvent(id); } catch (e) { failed(e, g, msg, async () => await load() && say(msg, '')); return false; }
     if (g !== gen) return false;
     if (r.status !== 200) { say(msg, r.status === 404 ? T.noEvent : errText(r), 'err'); return false; }
     ev = r.body;
@@ -194,8 +190,8 @@ async function viewEvent(id) {
   const draw = () => {
     const open = new Set([...body.querySelectorAll('details[open]')].map(d => d.dataset.k));
     head.replaceChildren(h('h1', { tabindex: -1 }, ev.title),
-      h('p', { class: 'top' }, kindTag(ev), avail(ev)),
-      h('p', {}, ev.venue, h('br'), h('b', {}, when(ev.starts_at)), h('br'), t('each', { p: won(ev.price) })));
+      h('p', { class: 'tags' }, kindTag(ev), avail(ev)),
+      h('p', {}, ev.venue, h('br'), h('b', {}, when(ev.starts_at)), h('br'), ev.price ? t('each', { p: won(ev.price) }) : T.free));
     if (focus) { focus = false; head.firstChild.focus(); }
     body.replaceChildren(...[ev.kind === 'coupon' ? coupon() : seatMap(open)].flat());
   };
@@ -258,7 +254,7 @@ async function viewEvent(id) {
     const max = Math.max(1, Math.min(10, ev.remaining));
     const q = h('input', { type: 'number', id: 'qty', min: 1, max, value: 1, inputmode: 'numeric', required: true });
     sum = h('p', { class: 'sum' });
-    const upd = () => { const n = parseInt(q.value, 10); sum.textContent = n >= 1 && n <= 10 ? t('total', { p: won(n * ev.price) }) : ''; };
+    const upd = () => { const n = +q.value; sum.textContent = n >= 1 && n <= 10 ? t('qtyN', { n }) + ' · ' + won(n * ev.price) : ''; };
     q.addEventListener('input', upd);
     upd();
     btn = h('button', { class: 'btn' }, T.book);
@@ -272,7 +268,7 @@ async function viewEvent(id) {
   async function book(order) {
     // One Idempotency-Key per attempt; the same key while retrying the same order.
     const sig = id + JSON.stringify(order);
-    if (pending?.sig !== sig) pending = { sig, key: uuid() };
+    if (pending?.sig !== sig) pending = { sig, key: crypto.randomUUID() };
     btn.disabled = true;
     say(msg, T.booking);
     let r;
@@ -289,7 +285,7 @@ async function viewEvent(id) {
       const before = [...sel];
       if (!(await load())) return;
       const gone = before.filter(s => !sel.has(s));
-      say(msg, code === 'seat_taken' ? (gone.length ? t('seat_taken', { s: gone.join(', ') }) : T.seat_taken0) : T[code] || errText(r), 'err');
+      say(msg, code === 'seat_taken' ? t('seat_taken', { s: (gone.length ? gone : before).join(', ') }) : T[code] || errText(r), 'err');
       msg.focus();
       return;
     } else {
@@ -347,8 +343,8 @@ async function viewMe() {
     list.append(h('li', { class: 'card' },
       h('span', { class: 'top' }, h('span', { class: 'muted' }, '#' + b.id), st),
       h('strong', {}, title), at,
-      h('span', {}, b.seats?.length ? b.seats.join(', ') : t('qtyN', { n: b.quantity })),
-      h('small', { class: 'muted' }, t('bookedAt', { t: when(b.created_at) })), act));
+      h('small', { class: 'muted' }, t('bookedAt', { t: when(b.created_at) })),
+      h('div', { class: 'foot' }, h('b', {}, b.seats?.length ? b.seats.join(', ') : t('qtyN', { n: b.quantity })), act)));
   }
   // Titles and start times come from the events (one fetch per distinct event).
   const ids = [...new Set(items.map(b => b.event_id))];
