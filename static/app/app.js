@@ -4,7 +4,7 @@
 const STR = {
   en: {
     brand: 'Tickets', events: 'Events', me: 'My bookings', loading: 'Loading…',
-    search: 'Search events', searchPh: 'e.g. KTX, Dongdaegu, concert', go: 'Search',
+    search: 'Search events', searchPh: 'e.g. KTX, Dongdaegu', go: 'Search',
     found: '{n} events', none: 'No events found.', prev: '← Previous', next: 'Next →', page: 'Page {p} of {n}', pages: 'Pages',
     train: 'Train', concert: 'Concert', coupon: 'Coupon',
     left: '{n} left', soldOut: 'Sold out', closed: 'Booking closed', free: 'Free', each: '{p} each',
@@ -28,7 +28,7 @@ const STR = {
   },
   ko: {
     brand: '티켓 예매', events: '이벤트', me: '내 예매', loading: '불러오는 중…',
-    search: '이벤트 검색', searchPh: '예: KTX, 동대구, 콘서트', go: '검색',
+    search: '이벤트 검색', searchPh: '예: KTX', go: '검색',
     found: '{n}건', none: '검색 결과가 없습니다.', prev: '← 이전', next: '다음 →', page: '{p} / {n} 페이지', pages: '페이지',
     train: '열차', concert: '공연', coupon: '쿠폰',
     left: '잔여 {n}', soldOut: '매진', closed: '예매 마감', free: '무료', each: '1매 {p}',
@@ -81,8 +81,10 @@ function h(tag, a, ...kids) {
   return e;
 }
 const say = (el, kids, cls = '') => { el.className = 'msg ' + cls; el.replaceChildren(...[kids].flat()); };
+const titled = x => { document.title = x ? x + ' · ' + T.brand : T.brand; };
 function view(...kids) {
   main.replaceChildren(...kids);
+  titled(main.querySelector('h1')?.textContent);
   if (!first) { scrollTo(0, 0); main.querySelector('h1')?.focus(); }
   first = false;
 }
@@ -192,6 +194,7 @@ async function viewEvent(id) {
     head.replaceChildren(h('h1', { tabindex: -1 }, ev.title),
       h('p', { class: 'tags' }, kindTag(ev), avail(ev)),
       h('p', {}, ev.venue, h('br'), h('b', {}, when(ev.starts_at)), h('br'), ev.price ? t('each', { p: won(ev.price) }) : T.free));
+    titled(ev.title);
     if (focus) { focus = false; head.firstChild.focus(); }
     body.replaceChildren(...[ev.kind === 'coupon' ? coupon() : seatMap(open)].flat());
   };
@@ -239,9 +242,9 @@ async function viewEvent(id) {
               : r[L] ? seatBtn(r[L], L, t('trainSeat', { c: car, s: rn + L })) : h('span', { class: 'seat gap' })))))));
       }
     } else {
-      out.push(h('div', { class: 'map hall' }, h('div', { class: 'stage' }, T.stage),
+      out.push(h('div', { class: 'map hall' }, h('div', { class: 'in' }, h('div', { class: 'stage' }, T.stage),
         [...groups].map(([row, seats]) => h('div', { class: 'srow' }, h('span', { class: 'rn', 'aria-hidden': 'true' }, row),
-          seats.map(s => seatBtn(s, s.seat.slice(row.length + 1), t('seat', { s: s.seat })))))));
+          seats.map(s => seatBtn(s, s.seat.slice(row.length + 1), t('seat', { s: s.seat }))))))));
     }
     sum = h('p', { class: 'sum' });
     btn = h('button', { class: 'btn', type: 'button', onclick: () => book({ seats: [...sel] }) }, T.book);
@@ -372,7 +375,6 @@ function route() {
 }
 
 document.documentElement.lang = KO ? 'ko' : 'en';
-document.title = T.brand;
 for (const e of document.querySelectorAll('[data-t]')) e.textContent = T[e.dataset.t];
 try { // back to where the visitor was before the waiting room
   const ret = sessionStorage.getItem(RET);
