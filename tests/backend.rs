@@ -447,3 +447,189 @@ async fn outbox_delivers_every_event_at_least_once_with_stable_keys_across_resta
     assert_eq!(h.seen.lock().unwrap().len(), n);
     running.stop();
 }
+
+/// `usher backend` as a child process; returns it and its address.
+fn spawn_backend(config: &std::path::Path) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_usher"))
+        .args(["backend", "-c"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("backend exited").unwrap();
+        if let Some(i) = line.find("addr=") {
+            break line[i + 5..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_dash_nine_mid_burst_loses_no_confirmed_booking() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = usher::pass::keys::generate().unwrap();
+    let (_, public) = usher::pass::keys::write(dir.path(), "pass-1", &pair).unwrap();
+    let db_path = dir.path().join("backend.db");
+    let config = dir.path().join("backend.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase = {:?}\nseed_demo = true\n[passes]\npublic_keys = [{:?}]\n",
+            db_path.display().to_string(),
+            public.display().to_string()
+        ),
+    )
+    .unwrap();
+    let (mut child, addr) = spawn_backend(&config);
+    let signer = Passes::new(
+        KeyRing::from_pem("pass-1", &pair.private_pem, &[]).unwrap(),
+        "usher",
+    );
+    let site = Arc::new(Site {
+        addr,
+        signer,
+        _dir: tempfile::tempdir().unwrap(),
+    });
+    let pass = site.pass("burst");
+    let (_, page) = site
+        .call(
+            "GET",
+            "/api/events?q=coupon",
+            &[("x-usher-pass", &pass)],
+            "",
+        )
+        .await;
+    let coupon = page["items"][0]["id"].as_i64().unwrap();
+
+    // 32 clients book in a loop; the process is killed under them.
+    let confirmed = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for c in 0..32 {
+        let (site, confirmed, pass) = (site.clone(), confirmed.clone(), pass.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                let key = format!("c{c}-{i}");
+                let path = format!("/api/events/{coupon}/bookings");
+                let tcp = match tokio::net::TcpStream::connect(site.addr).await {
+                    Ok(t) => t,
+                    Err(_) => return,
+                };
+                let Ok((mut send, conn)) =
+                    hyper::client::conn::http1::handshake::<_, common::TBody>(
+                        hyper_util::rt::TokioIo::new(tcp),
+                    )
+                    .await
+                else {
+                    return;
+                };
+                tokio::spawn(conn);
+                let req = http::Request::post(path)
+                    .header("host", "b")
+                    .header("x-usher-pass", pass.as_str())
+                    .header("idempotency-key", key.as_str())
+                    .body(common::full(r#"{"quantity":1}"#))
+                    .unwrap();
+                let Ok(resp) = send.send_request(req).await else {
+                    return;
+                };
+                if resp.status() == 201 {
+                    let Ok(body) = resp.into_body().collect().await else {
+                        return;
+                    };
+                    let b: serde_json::Value = serde_json::from_slice(&body.to_bytes()).unwrap();
+                    confirmed
+                        .lock()
+                        .unwrap()
+                        .push((key, b["id"].as_i64().unwrap()));
+                }
+            }
+        }));
+    }
+    // Kill while the burst is well under way: some sold, many still coming.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while confirmed.lock().unwrap().len() < 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the burst did not get going"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let confirmed = confirmed.lock().unwrap().clone();
+    eprintln!("{} bookings confirmed before kill -9", confirmed.len());
+    assert!(
+        confirmed.len() < 1111,
+        "the kill came after the sale was over"
+    );
+
+    // Restart on the same file: every 201 is there, nothing doubled, the sums add up.
+    let (mut child, addr) = spawn_backend(&config);
+    let conn = db::open(&db_path).unwrap();
+    for (_, id) in &confirmed {
+        let status: String = conn
+            .query_row("SELECT status FROM bookings WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap_or_else(|_| panic!("booking {id} answered 201 but is gone"));
+        assert_eq!(status, "confirmed");
+    }
+    let (booked, rows): (i64, i64) = conn
+        .query_row(
+            "SELECT COALESCE(SUM(quantity), 0), COUNT(*) FROM bookings WHERE event_id = ?1 AND status = 'confirmed'",
+            [coupon],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        db::remaining(&conn, coupon).unwrap() + booked,
+        1111,
+        "inventory + bookings = capacity"
+    );
+    let keys: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM idempotency WHERE status = 201",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        keys, rows,
+        "one booking per idempotency key: nothing double-booked"
+    );
+    // A retry of a confirmed key after the crash gets the same booking back.
+    let site2 = Site {
+        addr,
+        signer: Passes::new(
+            KeyRing::from_pem("pass-1", &pair.private_pem, &[]).unwrap(),
+            "usher",
+        ),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let (key, id) = &confirmed[0];
+    let (status, again) = site2
+        .call(
+            "POST",
+            &format!("/api/events/{coupon}/bookings"),
+            &[("x-usher-pass", &pass), ("idempotency-key", key)],
+            r#"{"quantity":1}"#,
+        )
+        .await;
+    assert_eq!((status, again["id"].as_i64()), (201, Some(*id)));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
