@@ -166,6 +166,45 @@ async fn the_api_end_to_end_with_passes() {
         .await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_i64().unwrap();
+    // Admin edits it (token required; unknown fields refused).
+    let admin_h = [("authorization", &*format!("Bearer {ADMIN}"))];
+    let (status, _) = s
+        .call(
+            "PUT",
+            &format!("/api/admin/events/{id}"),
+            &admin_h,
+            r#"{"title":"11,000 KRW coupon (Chuseok)"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        s.call(
+            "PUT",
+            &format!("/api/admin/events/{id}"),
+            &[],
+            r#"{"title":"x"}"#
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        s.call(
+            "PUT",
+            &format!("/api/admin/events/{id}"),
+            &admin_h,
+            r#"{"capacity":5}"#
+        )
+        .await
+        .0,
+        422
+    );
+    assert_eq!(
+        s.call("PUT", "/api/admin/events/9999", &admin_h, r#"{"price":1}"#)
+            .await
+            .0,
+        404
+    );
 
     let alice = s.pass("alice");
     let a = [("x-usher-pass", alice.as_str())];
@@ -178,6 +217,7 @@ async fn the_api_end_to_end_with_passes() {
         .call("GET", "/api/events?q=coupon&page=1&per_page=5", &a, "")
         .await;
     assert_eq!((status, page["total"].as_i64()), (200, Some(1)));
+    assert_eq!(page["items"][0]["title"], "11,000 KRW coupon (Chuseok)");
     let (status, detail) = s.call("GET", &format!("/api/events/{id}"), &a, "").await;
     assert_eq!((status, detail["remaining"].as_i64()), (200, Some(2)));
 

@@ -300,7 +300,20 @@ impl Api {
                 Ok(e) => self.write(Write::CreateEvent(e)).await,
                 Err(r) => r,
             },
-            _ => error(404, "not_found", "POST /api/admin/events"),
+            (Method::PUT, Some(id)) => {
+                let Ok(id) = id.parse::<i64>() else {
+                    return error(404, "no_event", "no such event");
+                };
+                match read_json::<db::EventChange>(req).await {
+                    Ok(c) => self.write(Write::UpdateEvent(id, c)).await,
+                    Err(r) => r,
+                }
+            }
+            _ => error(
+                404,
+                "not_found",
+                "POST /api/admin/events, PUT /api/admin/events/ID",
+            ),
         }
     }
 }

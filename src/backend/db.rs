@@ -199,6 +199,36 @@ pub fn create_event(tx: &Connection, e: &NewEvent, now: i64) -> Result<i64, DbEr
     Ok(id)
 }
 
+/// Changes an admin may make to an event (its layout and inventory are fixed once sold).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventChange {
+    /// New title.
+    pub title: Option<String>,
+    /// New venue.
+    pub venue: Option<String>,
+    /// New start (Unix seconds).
+    pub starts_at: Option<i64>,
+    /// New price.
+    pub price: Option<i64>,
+}
+
+/// Applies `change` to event `id`; false if there is no such event.
+pub fn update_event(conn: &Connection, id: i64, change: &EventChange) -> Result<bool, DbError> {
+    let n = conn.execute(
+        "UPDATE events SET title = COALESCE(?1, title), venue = COALESCE(?2, venue),
+         starts_at = COALESCE(?3, starts_at), price = COALESCE(?4, price) WHERE id = ?5",
+        params![
+            change.title,
+            change.venue,
+            change.starts_at,
+            change.price,
+            id
+        ],
+    )?;
+    Ok(n == 1)
+}
+
 /// What a visitor asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]

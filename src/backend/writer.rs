@@ -35,6 +35,8 @@ pub enum Request {
     },
     /// Create an event (admin).
     CreateEvent(NewEvent),
+    /// Edit an event (admin).
+    UpdateEvent(i64, db::EventChange),
 }
 
 /// The answer to a write: an HTTP status and a JSON body.
@@ -239,6 +241,14 @@ fn apply(conn: &Connection, req: &Request, now: i64) -> Result<Outcome, DbError>
             Ok(b) => Ok(Outcome::Keep(booked(&b, 200)?)),
             Err(r) => Ok(Outcome::Undo(refusal(&r), None)),
         },
+        Request::UpdateEvent(id, change) => Ok(if db::update_event(conn, *id, change)? {
+            Outcome::Keep(Reply {
+                status: 200,
+                body: serde_json::json!({ "id": id }).to_string(),
+            })
+        } else {
+            Outcome::Undo(error(404, "no_event", "no such event"), None)
+        }),
         Request::CreateEvent(e) => {
             let id = db::create_event(conn, e, now)?;
             Ok(Outcome::Keep(Reply {
