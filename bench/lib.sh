@@ -74,3 +74,27 @@ wait_for() {  # $1 = description, rest = command that succeeds once ready
     for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
     die "$what did not become ready (logs in $LOGS)"
 }
+
+# Other work on the machine steals CPU from the pinned processes: wait for quiet before a
+# run (the sourcing script sets NOISE_MAX, QUIET_WAIT and CLK_TCK).
+background_busy() {  # % of one core busy machine-wide over the next second
+    local a b
+    a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+    sleep 1
+    b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+    echo $((100 * (b - a) / CLK_TCK))
+}
+wait_quiet() {  # also gives the previous run's connections a second to close
+    local waited=0 busy
+    while :; do
+        busy=$(background_busy)
+        ((busy <= NOISE_MAX)) && return 0
+        if ((waited >= QUIET_WAIT)); then
+            log "WARNING: machine still ${busy}% busy after ${QUIET_WAIT}s of waiting; measuring anyway"
+            return 0
+        fi
+        ((waited == 0)) && log "machine is busy (${busy}% of a core, servers idle); waiting up to ${QUIET_WAIT}s for quiet"
+        sleep 4
+        waited=$((waited + 5))
+    done
+}

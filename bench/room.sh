@@ -363,27 +363,6 @@ parse_wrk() {
 }
 
 # ---------------------------------------------------------------------------- noise control
-background_busy() {  # % of one core busy machine-wide over the next second
-    local a b
-    a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
-    sleep 1
-    b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
-    echo $((100 * (b - a) / CLK_TCK))
-}
-wait_quiet() {  # also gives the previous run's connections a second to close
-    local waited=0 busy
-    while :; do
-        busy=$(background_busy)
-        ((busy <= NOISE_MAX)) && return 0
-        if ((waited >= QUIET_WAIT)); then
-            log "WARNING: machine still ${busy}% busy after ${QUIET_WAIT}s of waiting; measuring anyway"
-            return 0
-        fi
-        ((waited == 0)) && log "machine is busy (${busy}% of a core, servers idle); waiting up to ${QUIET_WAIT}s for quiet"
-        sleep 4
-        waited=$((waited + 5))
-    done
-}
 
 # ---------------------------------------------------------------------------- measured runs
 RAW=$WORK/raw.tsv

@@ -75,31 +75,7 @@ impl Site {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, serde_json::Value) {
-        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let (mut send, conn) = hyper::client::conn::http1::handshake::<_, common::TBody>(
-            hyper_util::rt::TokioIo::new(tcp),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(conn);
-        let mut req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "backend");
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        send.ready().await.unwrap();
-        let resp = send
-            .send_request(req.body(common::full(body.to_string())).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-        )
+        common::plain_json(self.addr, method, path, headers, body).await
     }
 }
 
