@@ -76,10 +76,16 @@ fn respond(status: u16, body: String) -> Response<Body> {
 }
 
 fn error(status: u16, code: &str, message: &str) -> Response<Body> {
-    respond(
+    let mut r = respond(
         status,
         serde_json::json!({"error": {"code": code, "message": message}}).to_string(),
-    )
+    );
+    if status == 503 {
+        // The writer is briefly unable to store; say when a retry (same key) makes sense.
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+    r
 }
 
 fn reply(r: Reply) -> Response<Body> {

@@ -681,20 +681,45 @@ fn natural(s: &str) -> Vec<(u64, String)> {
     out
 }
 
+/// A booking as its owner lists it: with the event's title and start, so a list of
+/// bookings reads on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MyBooking {
+    /// The booking.
+    #[serde(flatten)]
+    pub booking: Booking,
+    /// The event's title.
+    pub event_title: String,
+    /// The event's start, Unix seconds.
+    pub starts_at: i64,
+}
+
 /// `user`'s bookings, newest first.
-pub fn my_bookings(conn: &Connection, user: &str, limit: u32) -> Result<Vec<Booking>, DbError> {
+pub fn my_bookings(conn: &Connection, user: &str, limit: u32) -> Result<Vec<MyBooking>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, event_id, user_id, quantity, seats, status, created_at FROM bookings
-         WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+        "SELECT b.id, b.event_id, b.user_id, b.quantity, b.seats, b.status, b.created_at,
+                e.title, e.starts_at
+         FROM bookings b JOIN events e ON e.id = b.event_id
+         WHERE b.user_id = ?1 ORDER BY b.id DESC LIMIT ?2",
     )?;
     let rows = stmt
-        .query_map(params![user, limit.clamp(1, 500)], row_to_booking)?
+        .query_map(params![user, limit.clamp(1, 500)], |r| {
+            Ok((
+                row_to_booking(r)?,
+                r.get::<_, String>(7)?,
+                r.get::<_, i64>(8)?,
+            ))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
-        .map(|(b, seats)| {
-            Ok(Booking {
-                seats: serde_json::from_str(&seats)?,
-                ..b
+        .map(|((b, seats), event_title, starts_at)| {
+            Ok(MyBooking {
+                booking: Booking {
+                    seats: serde_json::from_str(&seats)?,
+                    ..b
+                },
+                event_title,
+                starts_at,
             })
         })
         .collect()

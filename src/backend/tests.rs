@@ -97,22 +97,23 @@ async fn no_seat_is_ever_booked_twice() {
     for i in 0..400usize {
         let w = w.clone();
         // Overlapping pairs of seats, many visitors per pair.
-        let pick = vec![seats[i % 40].clone(), seats[(i * 7 + 1) % 40].clone()];
+        let mut pick = vec![seats[i % 40].clone(), seats[(i * 7 + 1) % 40].clone()];
+        pick.dedup();
         tasks.push(tokio::spawn(async move {
-            let mut pick = pick;
-            pick.dedup();
             let req = Request::Book {
                 user: format!("u{i}"),
                 event: ev,
-                order: Order::Seats { seats: pick },
+                order: Order::Seats {
+                    seats: pick.clone(),
+                },
                 key: format!("k{i}"),
             };
-            w.submit(req).await.unwrap()
+            (pick, w.submit(req).await.unwrap())
         }));
     }
     let mut taken = std::collections::HashSet::new();
     for t in tasks {
-        let r = t.await.unwrap();
+        let (pick, r) = t.await.unwrap();
         if r.status == 201 {
             let b: db::Booking = serde_json::from_str(&r.body).unwrap();
             for s in b.seats {
@@ -120,6 +121,16 @@ async fn no_seat_is_ever_booked_twice() {
             }
         } else {
             assert_eq!(r.status, 409, "{}", r.body);
+            // The refusal names one of the seats asked for, in its own field.
+            let e: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            match e["error"]["code"].as_str() {
+                Some("sold_out") => {}
+                Some("seat_taken") => {
+                    let seat = e["error"]["seat"].as_str().unwrap_or_default();
+                    assert!(pick.iter().any(|p| p == seat), "{} for {pick:?}", r.body);
+                }
+                _ => panic!("{}", r.body),
+            }
         }
     }
     let conn = db::open(&dir.path().join("backend.db")).unwrap();
@@ -458,8 +469,11 @@ async fn search_detail_and_my_bookings() {
     // My bookings, newest first.
     let mine = db::my_bookings(&conn, "u1", 50).unwrap();
     assert_eq!(
-        mine.iter().map(|b| b.event_id).collect::<Vec<_>>(),
+        mine.iter().map(|b| b.booking.event_id).collect::<Vec<_>>(),
         [ktx, coupon]
     );
+    // Each entry names its event, so the list reads without another lookup.
+    assert!(mine[0].event_title.starts_with("KTX"), "{:?}", mine[0]);
+    assert!(mine[0].starts_at > t);
     assert!(db::my_bookings(&conn, "nobody", 50).unwrap().is_empty());
 }

@@ -88,7 +88,16 @@ fn refusal(r: &Refusal) -> Reply {
         Refusal::NoBooking => error(404, "no_booking", &r.to_string()),
         Refusal::Started => error(409, "started", &r.to_string()),
         Refusal::SoldOut => error(409, "sold_out", &r.to_string()),
-        Refusal::SeatTaken(_) => error(409, "seat_taken", &r.to_string()),
+        // The seat is named in its own field so a UI can mark it without parsing prose.
+        Refusal::SeatTaken(seat) => Reply {
+            status: 409,
+            body: serde_json::json!({"error": {
+                "code": "seat_taken",
+                "message": r.to_string(),
+                "seat": seat,
+            }})
+            .to_string(),
+        },
         Refusal::Invalid(_) => error(422, "invalid", &r.to_string()),
     }
 }
