@@ -18,49 +18,12 @@ async fn call(
     body: &'static str,
     extra: &[(&str, &str)],
 ) -> Answer {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(cfg)
-        .connect(
-            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
-            tcp,
-        )
-        .await
-        .unwrap();
-    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, common::TBody>(
-        hyper_util::rt::TokioIo::new(tls),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
-    send.ready().await.unwrap();
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "localhost")
-        .header("accept", "application/json");
+    let cookie = cookies.join("; ");
+    let mut headers = extra.to_vec();
     if !cookies.is_empty() {
-        req = req.header("cookie", cookies.join("; "));
+        headers.push(("cookie", &cookie));
     }
-    for (k, v) in extra {
-        req = req.header(*k, *v);
-    }
-    let resp = send
-        .send_request(req.body(common::full(body)).unwrap())
-        .await
-        .unwrap();
-    let set: Vec<String> = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .collect();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or_default(),
-        set,
-    )
+    common::tls_json(addr, cfg, method, path, &headers, body).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,7 @@ const STR = {
   en: {
     brand: 'Tickets', events: 'Events', me: 'My bookings', loading: 'Loading…',
     search: 'Search events', searchPh: 'e.g. KTX, Dongdaegu', go: 'Search',
-    found: '{n} events', none: 'No events found.', prev: '← Previous', next: 'Next →', page: 'Page {p} of {n}', pages: 'Pages',
+    found: '{n} events', found1: '1 event', none: 'No events found.', prev: '← Previous', next: 'Next →', page: 'Page {p} of {n}', pages: 'Pages',
     train: 'Train', concert: 'Concert', coupon: 'Coupon',
     left: '{n} left', soldOut: 'Sold out', closed: 'Booking closed', free: 'Free', each: '{p} each',
     back: '← All events', car: 'Car {c}', carFree: '{n} free', stage: 'Stage',
@@ -19,7 +19,7 @@ const STR = {
     started: 'This event has started; it can no longer be booked.',
     net: 'Could not reach the site. Nothing is lost — please try again.', retry: 'Try again',
     err: 'Something went wrong ({c}).', noEvent: 'No such event.',
-    noBookings: 'No bookings yet.', nBookings: '{n} bookings', ev: 'Event #{id}', qtyN: '× {n}',
+    noBookings: 'No bookings yet.', nBookings: '{n} bookings', nBookings1: '1 booking', ev: 'Event #{id}', qtyN: '× {n}',
     confirmed: 'Confirmed', cancelled: 'Cancelled', bookedAt: 'Booked {t}',
     cancel: 'Cancel', sure: 'Tap again to cancel', cancelDone: 'Booking #{id} is cancelled.',
     cancelStarted: 'The event has started; it can no longer be cancelled.', noCancel: 'Started — can no longer be cancelled',
@@ -29,7 +29,7 @@ const STR = {
   ko: {
     brand: '티켓 예매', events: '이벤트', me: '내 예매', loading: '불러오는 중…',
     search: '이벤트 검색', searchPh: '예: KTX', go: '검색',
-    found: '{n}건', none: '검색 결과가 없습니다.', prev: '← 이전', next: '다음 →', page: '{p} / {n} 페이지', pages: '페이지',
+    found: '{n}건', found1: '1건', none: '검색 결과가 없습니다.', prev: '← 이전', next: '다음 →', page: '{p} / {n} 페이지', pages: '페이지',
     train: '열차', concert: '공연', coupon: '쿠폰',
     left: '잔여 {n}', soldOut: '매진', closed: '예매 마감', free: '무료', each: '1매 {p}',
     back: '← 전체 이벤트', car: '{c}호차', carFree: '잔여 {n}석', stage: '무대',
@@ -43,7 +43,7 @@ const STR = {
     started: '이미 시작된 이벤트라 예매할 수 없습니다.',
     net: '연결이 원활하지 않습니다. 선택은 그대로이니 다시 시도해 주세요.', retry: '다시 시도',
     err: '문제가 발생했습니다 ({c}).', noEvent: '이벤트를 찾을 수 없습니다.',
-    noBookings: '예매 내역이 없습니다.', nBookings: '{n}건', ev: '이벤트 #{id}', qtyN: '{n}매',
+    noBookings: '예매 내역이 없습니다.', nBookings: '{n}건', nBookings1: '1건', ev: '이벤트 #{id}', qtyN: '{n}매',
     confirmed: '예매 완료', cancelled: '취소됨', bookedAt: '예매일시 {t}',
     cancel: '예매 취소', sure: '한 번 더 누르면 취소됩니다', cancelDone: '예매 #{id}이(가) 취소되었습니다.',
     cancelStarted: '이벤트가 시작되어 더 이상 취소할 수 없습니다.', noCancel: '시작됨 — 취소 불가',
@@ -115,15 +115,16 @@ async function api(path, opt = {}) {
     stop(T.busy, Math.min(Math.max(s || 5, 1), 120));
     throw HALT;
   }
-  return { status: r.status, body: body || {} };
+  return { status: r.status, body: body || {}, retry: parseInt(r.headers.get('Retry-After'), 10) || 0 };
 }
-// Writes: retry network errors and the backend's 503 up to 3 times with backoff.
+// Writes: retry network errors and the backend's 503 up to 3 times with backoff (or the
+// 503's Retry-After, up to 10 s).
 async function send(path, opt) {
   for (let i = 0; ; i++) {
     let r;
     try { r = await api(path, opt); if (r.status !== 503) return r; } catch (e) { if (e === HALT) throw e; }
     if (i >= 3) return r || null;
-    await sleep(500 * 2 ** i + Math.random() * 300);
+    await sleep(Math.max(500 * 2 ** i, Math.min(r?.retry || 0, 10) * 1e3) + Math.random() * 300);
   }
 }
 const errText = r => r ? t('err', { c: r.body.error?.message || r.status }) : T.net;
@@ -158,7 +159,7 @@ async function viewList(p) {
   if (g !== gen) return;
   if (r.status !== 200) return say(status, errText(r), 'err');
   const { items = [], total = 0, per_page = PER } = r.body, n = Math.ceil(total / per_page);
-  status.textContent = total ? t('found', { n: num(total) }) : T.none;
+  status.textContent = total === 1 ? T.found1 : total ? t('found', { n: num(total) }) : T.none;
   for (const ev of items) {
     events.set(ev.id, ev);
     list.append(h('li', {}, h('a', { class: 'card' + (ev.bookable ? '' : ' off'), href: '#/events/' + ev.id },
@@ -288,7 +289,8 @@ async function viewEvent(id) {
       const before = [...sel];
       if (!(await load())) return;
       const gone = before.filter(s => !sel.has(s));
-      say(msg, code === 'seat_taken' ? t('seat_taken', { s: (gone.length ? gone : before).join(', ') }) : T[code] || errText(r), 'err');
+      const seat = r.body.error?.seat;
+      say(msg, code === 'seat_taken' ? t('seat_taken', { s: (gone.length ? gone : seat ? [seat] : before).join(', ') }) : T[code] || errText(r), 'err');
       msg.focus();
       return;
     } else {
@@ -313,13 +315,15 @@ async function viewMe() {
   if (g !== gen) return;
   if (r.status !== 200) return say(status, errText(r), 'err');
   const items = r.body.items || [];
-  status.replaceChildren(items.length ? t('nBookings', { n: num(items.length) }) : [T.noBookings, ' ', h('a', { href: '#/' }, T.events)]);
+  status.replaceChildren(items.length === 1 ? T.nBookings1 : items.length ? t('nBookings', { n: num(items.length) }) : [T.noBookings, ' ', h('a', { href: '#/' }, T.events)]);
   const cards = new Map();
   for (const b of items) {
-    const title = h('a', { href: '#/events/' + b.event_id }, t('ev', { id: b.event_id })), at = h('span', { class: 'muted' });
+    const title = h('a', { href: '#/events/' + b.event_id }, b.event_title || t('ev', { id: b.event_id }));
+    const at = h('span', { class: 'muted' }, b.starts_at ? when(b.starts_at) : '');
     const st = h('span', { class: 'tag ' + (b.status === 'confirmed' ? 'good' : 'bad') }, T[b.status] || b.status);
     const act = h('div');
-    if (b.status === 'confirmed') {
+    if (b.status === 'confirmed' && b.starts_at * 1e3 <= Date.now()) act.append(h('span', { class: 'muted' }, T.noCancel));
+    else if (b.status === 'confirmed') {
       const c = h('button', { class: 'btn sec', type: 'button' }, T.cancel);
       let armed = 0;
       c.onclick = async () => {
@@ -349,13 +353,14 @@ async function viewMe() {
       h('small', { class: 'muted' }, t('bookedAt', { t: when(b.created_at) })),
       h('div', { class: 'foot' }, h('b', {}, b.seats?.length ? b.seats.join(', ') : t('qtyN', { n: b.quantity })), act)));
   }
-  // Titles and start times come from the events (one fetch per distinct event).
-  const ids = [...new Set(items.map(b => b.event_id))];
+  // An older backend sends neither title nor start: take them from the events.
+  const ids = [...new Set(items.filter(b => !b.event_title || !b.starts_at).map(b => b.event_id))];
+  if (!ids.length) return;
   await Promise.all(ids.map(id => events.has(id) ? 0 : getEvent(id).catch(() => 0)));
   if (g !== gen) return;
   for (const [b, c] of cards) {
     const ev = events.get(b.event_id);
-    if (!ev) continue;
+    if (!ev || !ids.includes(b.event_id)) continue;
     c.title.textContent = ev.title;
     c.at.textContent = when(ev.starts_at);
     if (b.status === 'confirmed' && ev.starts_at * 1e3 <= Date.now()) c.act.replaceChildren(h('span', { class: 'muted' }, T.noCancel));

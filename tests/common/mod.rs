@@ -224,7 +224,42 @@ pub async fn plain_json(
     body: &str,
 ) -> (u16, serde_json::Value) {
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = http1::handshake::<_, TBody>(TokioIo::new(tcp))
+    let (status, json, _) = json_over(tcp, method, path, headers, body).await;
+    (status, json)
+}
+
+/// One HTTP/1.1 request over TLS (SNI `localhost`) on a fresh connection, asking for JSON:
+/// the status, the body as JSON (`Null` when it is not JSON) and each Set-Cookie's
+/// `name=value` part.
+pub async fn tls_json(
+    addr: SocketAddr,
+    cfg: Arc<rustls::ClientConfig>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value, Vec<String>) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tls = TlsConnector::from(cfg)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let headers = [&[("accept", "application/json")], headers].concat();
+    json_over(tls, method, path, &headers, body).await
+}
+
+/// One HTTP/1.1 request on `io`: status, body as JSON, Set-Cookie `name=value` parts.
+async fn json_over<IO>(
+    io: IO,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value, Vec<String>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut send, conn) = http1::handshake::<_, TBody>(TokioIo::new(io))
         .await
         .unwrap();
     tokio::spawn(conn);
@@ -240,10 +275,17 @@ pub async fn plain_json(
         .send_request(req.body(full(body.to_string())).unwrap())
         .await
         .unwrap();
+    let set = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .collect();
     let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        set,
     )
 }
