@@ -4,7 +4,7 @@
 //! Module map (see `docs/ARCHITECTURE.md`): `config` parses and validates, `tls` builds the
 //! certificate side, `server` owns listeners and connection lifecycles, `proxy` owns the
 //! request path, `admin` serves metrics and health, `metrics` defines what is measured,
-//! `pass` holds the signing keys.
+//! `pass` holds the signing keys, `reload` swaps in an edited config while serving.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -14,6 +14,7 @@ pub mod demo;
 pub mod metrics;
 pub mod pass;
 pub mod proxy;
+pub mod reload;
 pub mod room;
 pub mod server;
 pub mod store;

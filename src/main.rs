@@ -123,7 +123,8 @@ fn run_proxy(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Resul
     };
     rt.enable_all();
     rt.build()?.block_on(async {
-        let running = usher::server::start(&settings).await?;
+        let mut running = usher::server::start(&settings).await?;
+        running.watch(config.clone());
         wait_for_signal().await?;
         tracing::info!("shutdown requested");
         running.shutdown().await;

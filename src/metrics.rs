@@ -34,6 +34,8 @@ pub struct Metrics {
     pub room_wait: prometheus::GaugeVec,
     /// 1 while the queue store answers, 0 during an outage.
     pub store_up: prometheus::IntGauge,
+    /// Config reloads by result (`ok`, `error`).
+    pub config_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -101,8 +103,16 @@ impl Metrics {
             "usher_store_up",
             "1 while the queue store answers, 0 during an outage.",
         )?;
+        let config_reloads = IntCounterVec::new(
+            Opts::new(
+                "usher_config_reloads_total",
+                "Config reloads (file change or SIGHUP), by result.",
+            ),
+            &["result"],
+        )?;
         for c in [
-            Box::new(pass_rejections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(config_reloads.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(pass_rejections.clone()),
             Box::new(room_visitors.clone()),
             Box::new(room_events.clone()),
             Box::new(room_wait.clone()),
@@ -135,6 +145,7 @@ impl Metrics {
             room_events,
             room_wait,
             store_up,
+            config_reloads,
         })
     }
 

@@ -67,6 +67,8 @@ pub struct Running {
     pub certificate: rustls::pki_types::CertificateDer<'static>,
     /// The waiting room, when rooms are configured (tests switch its store off).
     pub gate: Option<Arc<Gate>>,
+    /// What a config reload swaps.
+    pub reloadable: Arc<crate::reload::Reloadable>,
     state_file: Option<std::path::PathBuf>,
     stop: watch::Sender<bool>,
     ready: Arc<AtomicBool>,
@@ -125,13 +127,21 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
         ));
     }
     let certificate = tls.leaf.clone();
-    let acceptor = TlsAcceptor::from(tls.config);
+    let tls_config = Arc::new(arc_swap::ArcSwap::new(tls.config));
+    let reloadable = Arc::new(crate::reload::Reloadable {
+        tls: tls_config.clone(),
+        proxy: proxy.clone(),
+        gate: gate.clone(),
+        metrics: metrics.clone(),
+        applied: std::sync::Mutex::new(settings.clone()),
+    });
     {
         let ctx = Accept::new("public", &stop_rx, &slots, &graceful, &metrics);
         let builders = builders.clone();
         let limits = limits.clone();
         tasks.spawn(ctx.run(public, move |tcp, peer, conn| {
-            let acceptor = acceptor.clone();
+            // Each handshake takes the certificate in force now (a reload may rotate it).
+            let acceptor = TlsAcceptor::from(tls_config.load_full());
             let proxy = proxy.clone();
             let builders = builders.clone();
             let limits = limits.clone();
@@ -221,6 +231,7 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
         metrics,
         certificate,
         gate,
+        reloadable,
         state_file,
         stop,
         ready,
@@ -231,6 +242,16 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
 }
 
 impl Running {
+    /// Reloads the config from `path` on SIGHUP and whenever it (or a certificate or key
+    /// it names) changes, until shutdown.
+    pub fn watch(&mut self, path: std::path::PathBuf) {
+        self.tasks.spawn(crate::reload::watch(
+            self.reloadable.clone(),
+            path,
+            self.stop.subscribe(),
+        ));
+    }
+
     /// Stops accepting, then waits up to `limits.shutdown_grace` for in-flight requests.
     pub async fn shutdown(mut self) {
         self.ready.store(false, Ordering::SeqCst);

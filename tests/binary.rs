@@ -97,6 +97,62 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_config_and_a_bad_file_is_refused() {
+    let pki = Pki::new();
+    let (a, b) = (upstream::spawn().await, upstream::spawn().await);
+    let proxy = Proc::start(&common::config(&pki, a.addr, &[]), pki.dir.path());
+    let reloads = |result: &'static str| async move {
+        let (_, m) = common::admin_get(proxy.admin, "/metrics").await;
+        common::sample(&m, "usher_config_reloads_total", &[("result", result)])
+    };
+    let hup = || {
+        let ok = Command::new("kill")
+            .args(["-HUP", &proxy.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    let until = |result: &'static str, n: f64| async move {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while reloads(result).await < n {
+            assert!(Instant::now() < deadline, "no {result} reload counted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    // SIGHUP with the file unchanged: a reload, not the default "terminate".
+    hup();
+    until("ok", 1.0).await;
+    let mut c = pki.h1(proxy.public).await;
+    assert_eq!(common::get(&mut c, "/headers", &[]).await.0, 200);
+    assert!(proxy
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("SIGHUP")));
+    // A new upstream in the file: the next requests go there, the open connection stays.
+    let path = pki.dir.path().join("usher.toml");
+    std::fs::write(&path, common::config(&pki, b.addr, &[])).unwrap();
+    hup();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.hits() == 0 {
+        assert_eq!(common::get(&mut c, "/headers", &[]).await.0, 200);
+        assert!(
+            Instant::now() < deadline,
+            "requests never moved to the new upstream"
+        );
+    }
+    // A broken file: refused, logged, and the old config keeps serving.
+    std::fs::write(&path, "[upstream]\nservers = [\"not an address\"]\n").unwrap();
+    hup();
+    until("error", 1.0).await;
+    assert_eq!(common::get(&mut c, "/headers", &[]).await.0, 200);
+    let log = proxy.log.lock().unwrap().join("\n");
+    assert!(log.contains("config reload refused"), "{log}");
+    assert!(log.contains("servers"), "the error names the field: {log}");
+}
+
 /// `check-config` on a file; returns (exit success, stdout+stderr).
 fn check_config(text: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();

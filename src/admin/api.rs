@@ -81,7 +81,7 @@ pub async fn handle(
     match (req.method().clone(), path.strip_prefix("/admin/rooms")) {
         (Method::GET, Some("" | "/")) => {
             let mut rooms = Vec::new();
-            for r in gate.routes() {
+            for r in &gate.policy().routes {
                 rooms.push(room_view(gate, &r.name).await);
             }
             json(serde_json::json!({ "rooms": rooms }))

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use dashmap::DashMap;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -113,19 +114,26 @@ pub struct Session {
 
 /// Mints and verifies passes for one issuer.
 pub struct Passes {
-    keys: KeyRing,
-    issuer: String,
-    validation: Validation,
-    /// Verified tokens (whole compact form, so an edited payload never hits).
-    cache: DashMap<Box<str>, Arc<PassClaims>>,
+    /// Keys and issuer; a reload swaps them.
+    signing: ArcSwap<Signing>,
+    /// Verified tokens (whole compact form, so an edited payload never hits), with the
+    /// generation of the keys that verified them: a hit from older keys is re-checked.
+    cache: DashMap<Box<str>, (u64, Arc<PassClaims>)>,
     /// Revoked session ids and when their last pass expires (then they can be forgotten).
     revoked: DashMap<Box<str>, u64>,
     rng: ring::rand::SystemRandom,
 }
 
-impl Passes {
-    /// A pass service signing with `keys` as `issuer`.
-    pub fn new(keys: KeyRing, issuer: &str) -> Self {
+/// The keys passes are signed and checked with, and the issuer they name.
+struct Signing {
+    keys: KeyRing,
+    issuer: String,
+    validation: Validation,
+    generation: u64,
+}
+
+impl Signing {
+    fn new(keys: KeyRing, issuer: &str, generation: u64) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         // Time and audience are checked by `verify` against its own clock and the room;
         // the library checks signature, algorithm, issuer and that every claim is present.
@@ -139,15 +147,34 @@ impl Passes {
             keys,
             issuer: issuer.to_string(),
             validation,
+            generation,
+        }
+    }
+}
+
+impl Passes {
+    /// A pass service signing with `keys` as `issuer`.
+    pub fn new(keys: KeyRing, issuer: &str) -> Self {
+        Self {
+            signing: ArcSwap::from_pointee(Signing::new(keys, issuer, 0)),
             cache: DashMap::new(),
             revoked: DashMap::new(),
             rng: ring::rand::SystemRandom::new(),
         }
     }
 
+    /// New keys (a rotation) or issuer from a config reload. Passes signed by a key that
+    /// is gone fail from the next request on; revocations are kept.
+    pub fn reload(&self, keys: KeyRing, issuer: &str) {
+        let generation = self.signing.load().generation + 1;
+        self.signing
+            .store(Arc::new(Signing::new(keys, issuer, generation)));
+        self.cache.clear();
+    }
+
     /// The public keys as JWKS, for `/_usher/jwks.json` and the backend.
     pub fn jwks(&self) -> String {
-        self.keys.jwks()
+        self.signing.load().keys.jwks()
     }
 
     /// A fresh random session id (the `jti` of a session's passes).
@@ -180,7 +207,7 @@ impl Passes {
     ) -> Result<(String, PassClaims), MintError> {
         let send = now + session.max;
         let claims = PassClaims {
-            iss: self.issuer.clone(),
+            iss: self.signing.load().issuer.clone(),
             aud: room.to_string(),
             sub: visitor.to_string(),
             jti: jti.to_string(),
@@ -215,7 +242,8 @@ impl Passes {
     }
 
     fn sign(&self, claims: &PassClaims) -> Result<String, MintError> {
-        let (kid, key) = self.keys.signer().ok_or(MintError::NoSigningKey)?;
+        let signing = self.signing.load();
+        let (kid, key) = signing.keys.signer().ok_or(MintError::NoSigningKey)?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.to_string());
         Ok(jsonwebtoken::encode(&header, claims, key)?)
@@ -223,11 +251,17 @@ impl Passes {
 
     /// Verifies `token` for `room` at Unix time `now`.
     pub fn verify(&self, token: &str, room: &str, now: u64) -> Result<Arc<PassClaims>, Rejection> {
-        let claims = match self.cache.get(token) {
-            Some(c) => c.clone(),
+        let signing = self.signing.load();
+        let cached = self
+            .cache
+            .get(token)
+            .filter(|c| c.0 == signing.generation)
+            .map(|c| c.1.clone());
+        let claims = match cached {
+            Some(c) => c,
             None => {
-                let c = Arc::new(self.check_signature(token)?);
-                self.remember(token, c.clone(), now);
+                let c = Arc::new(check_signature(&signing, token)?);
+                self.remember(token, (signing.generation, c.clone()), now);
                 c
             }
         };
@@ -246,30 +280,9 @@ impl Passes {
         Ok(claims)
     }
 
-    fn check_signature(&self, token: &str) -> Result<PassClaims, Rejection> {
-        use jsonwebtoken::errors::ErrorKind;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| raw_header_rejection(token))?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(Rejection::BadAlgorithm);
-        }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.keys.verifier(kid))
-            .ok_or(Rejection::UnknownKey)?;
-        jsonwebtoken::decode::<PassClaims>(token, key, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => Rejection::BadSignature,
-                ErrorKind::InvalidAlgorithm => Rejection::BadAlgorithm,
-                ErrorKind::InvalidIssuer => Rejection::WrongIssuer,
-                _ => Rejection::Malformed,
-            })
-    }
-
-    fn remember(&self, token: &str, claims: Arc<PassClaims>, now: u64) {
+    fn remember(&self, token: &str, claims: (u64, Arc<PassClaims>), now: u64) {
         if self.cache.len() >= CACHE_MAX {
-            self.cache.retain(|_, c| c.exp + LEEWAY_SECS >= now);
+            self.cache.retain(|_, c| c.1.exp + LEEWAY_SECS >= now);
             if self.cache.len() >= CACHE_MAX {
                 // Still full of live passes: start over rather than grow without bound.
                 self.cache.clear();
@@ -286,6 +299,28 @@ impl Passes {
         }
         self.revoked.insert(jti.into(), until);
     }
+}
+
+/// Checks signature, algorithm, key id and issuer against `signing`.
+fn check_signature(signing: &Signing, token: &str) -> Result<PassClaims, Rejection> {
+    use jsonwebtoken::errors::ErrorKind;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| raw_header_rejection(token))?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(Rejection::BadAlgorithm);
+    }
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| signing.keys.verifier(kid))
+        .ok_or(Rejection::UnknownKey)?;
+    jsonwebtoken::decode::<PassClaims>(token, key, &signing.validation)
+        .map(|d| d.claims)
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => Rejection::BadSignature,
+            ErrorKind::InvalidAlgorithm => Rejection::BadAlgorithm,
+            ErrorKind::InvalidIssuer => Rejection::WrongIssuer,
+            _ => Rejection::Malformed,
+        })
 }
 
 /// Names the reason for a header the JWT library could not even parse: an algorithm it

@@ -78,7 +78,7 @@ async fn status(
             r#"{"error":{"code":"no_room","message":"no ticket, and no known room given"}}"#.into(),
         );
     };
-    let room = gate.routes()[ri].name.clone();
+    let room = gate.policy().routes[ri].name.clone();
     let now = unix_ms();
     // Already in: a valid pass for this room.
     if let Some(p) = pass_from(headers) {
@@ -157,7 +157,7 @@ async fn leave(gate: &Gate, headers: &HeaderMap) -> http::Response<ProxyBody> {
     let now = unix_ms() / 1000;
     let mut left = false;
     if let Some(p) = pass_from(headers) {
-        for (ri, r) in gate.routes().iter().enumerate() {
+        for (ri, r) in gate.policy().routes.iter().enumerate() {
             if let Ok(claims) = gate.passes.verify(p, &r.name, now) {
                 gate.end_session(ri, &claims).await;
                 left = true;

@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use http::{HeaderMap, HeaderValue, Method};
 
 use super::cookies;
@@ -38,6 +40,17 @@ pub enum GateError {
     /// The state file is unreadable.
     #[error(transparent)]
     State(#[from] crate::store::state_file::StateFileError),
+    /// A reload tried to add, remove or reorder rooms.
+    #[error("rooms cannot be added, removed or reordered by a reload (was {was:?}, now {now:?}): restart usher for that")]
+    RoomsChanged {
+        /// Room names before.
+        was: Vec<String>,
+        /// Room names in the new file.
+        now: Vec<String>,
+    },
+    /// The store refused the new room settings.
+    #[error("queue store: {0}")]
+    Store(StoreError),
 }
 
 /// What happens to a request after the gate.
@@ -96,20 +109,42 @@ pub enum Outcome {
 
 /// The waiting room's shared state: routes, store, keys.
 pub struct Gate {
-    routes: Vec<RoomRoute>,
-    bypass: Vec<BypassRule>,
-    default_action: DefaultAction,
+    /// Routes and rules; a config reload swaps them.
+    policy: ArcSwap<Policy>,
     /// The queue store.
     pub store: Arc<MemoryStore>,
     /// Pass minting and verification.
     pub passes: Passes,
     tickets: TicketKeys,
-    fail_open: bool,
     metrics: Arc<Metrics>,
     rng: ring::rand::SystemRandom,
     /// Sessions that ended while the store was down: (room, session id), applied when it
     /// answers again so their slots are not held until they time out.
     pending_ends: std::sync::Mutex<Vec<(usize, String)>>,
+}
+
+/// The parts of the waiting room a config reload replaces. Rooms keep their index: a
+/// reload may change a room's settings and paths, not which rooms exist.
+pub struct Policy {
+    /// The rooms, in configured order.
+    pub routes: Vec<RoomRoute>,
+    bypass: Vec<BypassRule>,
+    default_action: DefaultAction,
+    fail_open: bool,
+}
+
+impl Policy {
+    fn new(settings: &WaitingRoomSettings) -> Self {
+        if settings.fail_open {
+            tracing::warn!("state.on_store_failure = \"open\": if the queue store fails, everyone is let in unqueued");
+        }
+        Self {
+            routes: settings.rooms.clone(),
+            bypass: settings.bypass.clone(),
+            default_action: settings.default_action,
+            fail_open: settings.fail_open,
+        }
+    }
 }
 
 /// Unix time in milliseconds.
@@ -123,25 +158,8 @@ pub fn unix_ms() -> u64 {
 impl Gate {
     /// Builds the gate: loads or generates keys, opens the state file.
     pub fn new(settings: &WaitingRoomSettings, metrics: Arc<Metrics>) -> Result<Self, GateError> {
-        let read = |p: &std::path::Path| {
-            std::fs::read_to_string(p).map_err(|source| GateError::Read {
-                path: p.display().to_string(),
-                source,
-            })
-        };
-        let keys = match &settings.signing_key {
-            Some(path) => {
-                let kid = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("pass")
-                    .to_string();
-                let mut others = Vec::new();
-                for (k, p) in &settings.verify_keys {
-                    others.push((k.clone(), read(p)?));
-                }
-                crate::pass::KeyRing::from_pem(&kid, &read(path)?, &others)?
-            }
+        let keys = match load_keys(settings)? {
+            Some(keys) => keys,
             None => {
                 tracing::warn!("passes.signing_key is empty: generated a pass key for this run (passes will not survive a restart)");
                 crate::pass::KeyRing::generate("generated")?
@@ -158,27 +176,46 @@ impl Gate {
             .map(|r| (r.name.clone(), r.settings))
             .collect();
         let store = MemoryStore::open(&rooms, &settings.state_dir.join("state.json"), unix_ms())?;
-        if settings.fail_open {
-            tracing::warn!("state.on_store_failure = \"open\": if the queue store fails, everyone is let in unqueued");
-        }
         metrics.store_up.set(1);
         Ok(Self {
-            routes: settings.rooms.clone(),
-            bypass: settings.bypass.clone(),
-            default_action: settings.default_action,
+            policy: ArcSwap::from_pointee(Policy::new(settings)),
             store: Arc::new(store),
             passes: Passes::new(keys, &settings.issuer),
             tickets,
-            fail_open: settings.fail_open,
             metrics,
             rng: ring::rand::SystemRandom::new(),
             pending_ends: std::sync::Mutex::new(Vec::new()),
         })
     }
 
-    /// The configured rooms.
-    pub fn routes(&self) -> &[RoomRoute] {
-        &self.routes
+    /// The rooms and rules in force (a snapshot: a reload does not change it).
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.load_full()
+    }
+
+    /// A config reload: new pass keys, routes, bypass rules and room settings. The rooms
+    /// themselves (names, order) must stay; their lines are not touched. On any error
+    /// nothing is swapped in.
+    pub async fn reload(&self, settings: &WaitingRoomSettings) -> Result<(), GateError> {
+        let names =
+            |routes: &[RoomRoute]| routes.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        let (was, now) = (names(&self.policy.load().routes), names(&settings.rooms));
+        if was != now {
+            return Err(GateError::RoomsChanged { was, now });
+        }
+        let keys = load_keys(settings)?;
+        for r in &settings.rooms {
+            self.store
+                .reconfigure(&r.name, r.settings)
+                .await
+                .map_err(GateError::Store)?;
+        }
+        // Without a configured key the generated one stays: a new one would end every pass.
+        if let Some(keys) = keys {
+            self.passes.reload(keys, &settings.issuer);
+        }
+        self.policy.store(Arc::new(Policy::new(settings)));
+        Ok(())
     }
 
     /// Index of the room guarding `host` + `path`: the longest matching prefix wins.
@@ -191,7 +228,7 @@ impl Gate {
             h.to_ascii_lowercase()
         });
         let mut best: Option<(usize, usize)> = None;
-        for (i, r) in self.routes.iter().enumerate() {
+        for (i, r) in self.policy().routes.iter().enumerate() {
             if !r.hosts.is_empty()
                 && !host
                     .as_ref()
@@ -213,7 +250,7 @@ impl Gate {
     }
 
     fn bypassed(&self, method: &Method, path: &str, headers: &HeaderMap, peer: IpAddr) -> bool {
-        self.bypass.iter().any(|b| {
+        self.policy().bypass.iter().any(|b| {
             b.paths.as_ref().is_none_or(|g| g.is_match(path))
                 && (b.methods.is_empty() || b.methods.contains(method))
                 && (b.cidrs.is_empty() || b.cidrs.iter().any(|n| n.contains(&peer)))
@@ -234,7 +271,7 @@ impl Gate {
             return Decision::Forward(Admission::default());
         }
         let Some(ri) = self.route(host, path) else {
-            return match self.default_action {
+            return match self.policy().default_action {
                 DefaultAction::Forward => Decision::Forward(Admission::default()),
                 DefaultAction::Deny => Decision::Answer(Answer {
                     room: None,
@@ -253,7 +290,7 @@ impl Gate {
         }
         let ticket = cookies::get(headers, cookies::TICKET)
             .and_then(|t| self.tickets.verify(t).ok())
-            .filter(|t| t.room == self.routes[ri].name);
+            .filter(|t| t.room == self.policy().routes[ri].name);
         match self.admit(ri, ticket, now_ms).await {
             Ok(Outcome::Pass(token, claims)) => {
                 set_cookies.extend(self.pass_cookie(&token, &claims, now_ms));
@@ -301,14 +338,14 @@ impl Gate {
         set_cookies: Vec<HeaderValue>,
     ) -> Decision {
         self.metrics.store_up.set(0);
-        if self.fail_open {
-            tracing::warn!(room = %self.routes[ri].name, error = %e, "queue store failed: letting the request through (on_store_failure = \"open\")");
+        if self.policy().fail_open {
+            tracing::warn!(room = %self.policy().routes[ri].name, error = %e, "queue store failed: letting the request through (on_store_failure = \"open\")");
             return Decision::Forward(Admission {
                 set_cookies,
                 ..Admission::default()
             });
         }
-        tracing::warn!(room = %self.routes[ri].name, error = %e, "queue store failed: admitting nobody new");
+        tracing::warn!(room = %self.policy().routes[ri].name, error = %e, "queue store failed: admitting nobody new");
         Decision::Answer(Answer {
             room: Some(ri),
             standing: Standing::Unavailable,
@@ -317,7 +354,8 @@ impl Gate {
     }
 
     async fn check_pass(&self, ri: usize, token: &str, now_ms: u64) -> Result<Admission, ()> {
-        let room = &self.routes[ri];
+        let policy = self.policy();
+        let room = &policy.routes[ri];
         let now = now_ms / 1000;
         match self.passes.verify(token, &room.name, now) {
             Ok(claims) => {
@@ -359,7 +397,8 @@ impl Gate {
         ticket: Option<Ticket>,
         now_ms: u64,
     ) -> Result<Outcome, StoreError> {
-        let room = &self.routes[ri];
+        let policy = self.policy();
+        let room = &policy.routes[ri];
         if let Some(t) = ticket {
             let place = match t.phase {
                 Phase::Fifo => Some(t.place as usize),
@@ -426,7 +465,8 @@ impl Gate {
         jti: &str,
         now_ms: u64,
     ) -> Result<Outcome, StoreError> {
-        let room = &self.routes[ri];
+        let policy = self.policy();
+        let room = &policy.routes[ri];
         let session = Session {
             idle: room.settings.session_idle.as_secs(),
             max: room.settings.session_max.as_secs(),
@@ -469,7 +509,7 @@ impl Gate {
 
     /// Room index by name.
     pub fn room_index(&self, name: &str) -> Option<usize> {
-        self.routes.iter().position(|r| r.name == name)
+        self.policy().routes.iter().position(|r| r.name == name)
     }
 
     /// Ends a session at once (leave, or `X-Usher-Complete` from the site) and calls the
@@ -477,7 +517,7 @@ impl Gate {
     pub async fn end_session(&self, ri: usize, claims: &PassClaims) {
         let now = unix_ms();
         self.passes.revoke(&claims.jti, claims.send, now / 1000);
-        let name = &self.routes[ri].name;
+        let name = &self.policy().routes[ri].name;
         match self.store.end_session(name, &claims.jti).await {
             Ok(true) => {
                 let _ = self.store.tick(name, now).await;
@@ -500,7 +540,7 @@ impl Gate {
         for (ri, jti) in pending {
             if self
                 .store
-                .end_session(&self.routes[ri].name, &jti)
+                .end_session(&self.policy().routes[ri].name, &jti)
                 .await
                 .is_err()
             {
@@ -510,7 +550,7 @@ impl Gate {
                     .push((ri, jti));
             }
         }
-        for r in &self.routes {
+        for r in &self.policy().routes {
             if self.store.tick(&r.name, now).await.is_err() {
                 up = false;
                 continue;
@@ -573,6 +613,33 @@ pub fn pass_from(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Loads the ticket secret, creating it (0600) on first start.
+/// The configured pass keys (`None` when no signing key is configured).
+fn load_keys(settings: &WaitingRoomSettings) -> Result<Option<crate::pass::KeyRing>, GateError> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).map_err(|source| GateError::Read {
+            path: p.display().to_string(),
+            source,
+        })
+    };
+    let Some(path) = &settings.signing_key else {
+        return Ok(None);
+    };
+    let kid = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("pass")
+        .to_string();
+    let mut others = Vec::new();
+    for (k, p) in &settings.verify_keys {
+        others.push((k.clone(), read(p)?));
+    }
+    Ok(Some(crate::pass::KeyRing::from_pem(
+        &kid,
+        &read(path)?,
+        &others,
+    )?))
+}
+
 fn ticket_keys(path: &std::path::Path) -> Result<TicketKeys, GateError> {
     let secret = match std::fs::read(path) {
         Ok(s) => s,

@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Limited};
@@ -67,15 +68,33 @@ impl ConnInfo {
 
 /// The reverse proxy: shared by every connection on the public listener.
 pub struct Proxy {
-    upstreams: Upstreams,
-    host_header: HostHeader,
-    read_timeout: std::time::Duration,
+    live: ArcSwap<Live>,
     limits: Limits,
-    trusted: Vec<ipnet::IpNet>,
     ids: RequestIds,
     responses: StatusCounters,
     gate: Option<Arc<gate::Gate>>,
+}
+
+/// The parts of the proxy a config reload replaces. A request takes one snapshot when it
+/// starts and keeps it to the end, so a reload never changes a request midway.
+struct Live {
+    upstreams: Upstreams,
+    host_header: HostHeader,
+    read_timeout: std::time::Duration,
+    trusted: Vec<ipnet::IpNet>,
     pages: page::Pages,
+}
+
+impl Live {
+    fn new(settings: &Settings, metrics: &Metrics, pages: page::Pages) -> Self {
+        Self {
+            upstreams: Upstreams::new(&settings.upstream, metrics),
+            host_header: settings.upstream.host.clone(),
+            read_timeout: settings.upstream.read_timeout,
+            trusted: settings.forwarding.trusted_proxies.clone(),
+            pages,
+        }
+    }
 }
 
 impl Proxy {
@@ -87,16 +106,19 @@ impl Proxy {
         pages: page::Pages,
     ) -> Self {
         Self {
+            live: ArcSwap::from_pointee(Live::new(settings, metrics, pages)),
             gate,
-            pages,
-            upstreams: Upstreams::new(&settings.upstream, metrics),
-            host_header: settings.upstream.host.clone(),
-            read_timeout: settings.upstream.read_timeout,
             limits: settings.limits.clone(),
-            trusted: settings.forwarding.trusted_proxies.clone(),
             ids: RequestIds::new(),
             responses: metrics.status_counters("public"),
         }
+    }
+
+    /// Takes new upstreams, forwarding and page settings; requests in flight finish with
+    /// the old ones. (Limits belong to the listeners and need a restart.)
+    pub fn reload(&self, settings: &Settings, metrics: &Metrics, pages: page::Pages) {
+        self.live
+            .store(Arc::new(Live::new(settings, metrics, pages)));
     }
 
     /// Serves one request; never fails — every error becomes a response.
@@ -141,6 +163,7 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, ProxyError> {
         // Phase 1: limits.
         check_limits(&req, &self.limits)?;
+        let live = self.live.load_full();
 
         // Phases 2 and 3: the waiting room.
         let admission = match &self.gate {
@@ -161,7 +184,7 @@ impl Proxy {
                     .await
                 {
                     gate::Decision::Forward(a) => a,
-                    gate::Decision::Answer(answer) => return Ok(self.answer(&req, gate, answer)),
+                    gate::Decision::Answer(answer) => return Ok(live.answer(&req, gate, answer)),
                 }
             }
             None => gate::Admission::default(),
@@ -183,7 +206,7 @@ impl Proxy {
             &mut parts.headers,
             &conn.hop,
             client_host.as_ref(),
-            &self.trusted,
+            &live.trusted,
         );
         headers::append_via(&mut parts.headers, parts.version);
         parts
@@ -202,7 +225,7 @@ impl Proxy {
         let path = parts.uri.path_and_query().cloned();
         // A request without a body can be sent again: keep its head for one retry, when
         // there is another server to retry on.
-        let spare = (self.upstreams.len() > 1 && body.is_end_stream() && upgrade.is_none())
+        let spare = (live.upstreams.len() > 1 && body.is_end_stream() && upgrade.is_none())
             .then(|| head_copy(&parts));
         let limit = self.limits.max_body_bytes as usize;
         let body = if body.is_end_stream() {
@@ -216,24 +239,24 @@ impl Proxy {
 
         // Phase 4: send. A refused connection means the request never left, so a bodyless
         // one is retried once on another live server.
-        let server = self.upstreams.pick();
-        self.target(&mut parts, server, client_host.as_ref(), path.as_ref())?;
-        let mut result = self
+        let server = live.upstreams.pick();
+        live.target(&mut parts, server, client_host.as_ref(), path.as_ref())?;
+        let mut result = live
             .upstreams
             .send(server, Request::from_parts(parts, body))
             .await;
         if let (Err(ProxyError::UpstreamConnect { .. }), Some(mut parts)) = (&result, spare) {
-            if let Some(next) = self.upstreams.pick_other(server) {
+            if let Some(next) = live.upstreams.pick_other(server) {
                 tracing::info!(
-                    failed = %self.upstreams.authority(server),
-                    retry = %self.upstreams.authority(next),
+                    failed = %live.upstreams.authority(server),
+                    retry = %live.upstreams.authority(next),
                     "retrying on another upstream"
                 );
-                self.target(&mut parts, next, client_host.as_ref(), path.as_ref())?;
+                live.target(&mut parts, next, client_host.as_ref(), path.as_ref())?;
                 let empty = http_body_util::Empty::new()
                     .map_err(|never| match never {})
                     .boxed_unsync();
-                result = self
+                result = live
                     .upstreams
                     .send(next, Request::from_parts(parts, empty))
                     .await;
@@ -272,12 +295,12 @@ impl Proxy {
             h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             h.insert(header::UPGRADE, proto);
         }
-        let read_timeout = self.read_timeout;
+        let read_timeout = live.read_timeout;
         Ok(resp.map(|b| body::IdleTimeout::new(b, read_timeout).boxed_unsync()))
     }
 }
 
-impl Proxy {
+impl Live {
     /// Points a prepared request head at `server`: absolute URI and `Host`.
     fn target(
         &self,
@@ -325,7 +348,7 @@ fn client_host_of(headers: &http::HeaderMap, uri: &http::Uri) -> Option<HeaderVa
     })
 }
 
-impl Proxy {
+impl Live {
     /// The gate's answer: the waiting page for a page load, JSON + 503 for anything else.
     fn answer<B>(
         &self,
@@ -333,9 +356,10 @@ impl Proxy {
         gate: &gate::Gate,
         answer: gate::Answer,
     ) -> Response<ProxyBody> {
+        let policy = gate.policy();
         let room = answer
             .room
-            .map(|ri| gate.routes()[ri].name.as_str())
+            .map(|ri| policy.routes[ri].name.as_str())
             .unwrap_or("");
         let page_load = matches!(*req.method(), http::Method::GET | http::Method::HEAD)
             && !error::wants_json(req.headers());

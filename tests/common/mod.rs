@@ -5,6 +5,7 @@
 pub mod cdp;
 pub mod process;
 pub mod upstream;
+pub mod visitor;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
