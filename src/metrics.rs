@@ -36,6 +36,8 @@ pub struct Metrics {
     pub store_up: prometheus::IntGauge,
     /// Config reloads by result (`ok`, `error`).
     pub config_reloads: IntCounterVec,
+    /// Per room: 1 while this node calls visitors (holds the admission lease), else 0.
+    pub room_lease: IntGaugeVec,
 }
 
 impl Metrics {
@@ -110,8 +112,16 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let room_lease = IntGaugeVec::new(
+            Opts::new(
+                "usher_room_admission_lease",
+                "1 while this node calls the room's visitors (holds its admission lease; always 1 on the memory store).",
+            ),
+            &["room"],
+        )?;
         for c in [
             Box::new(config_reloads.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(room_lease.clone()),
             Box::new(pass_rejections.clone()),
             Box::new(room_visitors.clone()),
             Box::new(room_events.clone()),
@@ -146,6 +156,7 @@ impl Metrics {
             room_wait,
             store_up,
             config_reloads,
+            room_lease,
         })
     }
 

@@ -192,7 +192,14 @@ fn file_watcher(
         if matches!(ev.kind, EventKind::Access(_)) {
             return;
         }
-        if ev.paths.iter().any(|p| names.contains(p)) {
+        // Kubernetes updates a mounted ConfigMap or Secret by swapping its `..data` link,
+        // so the files' own names never appear in an event.
+        let kubelet_swap = |p: &PathBuf| p.file_name().is_some_and(|n| n == "..data");
+        if ev
+            .paths
+            .iter()
+            .any(|p| names.contains(p) || kubelet_swap(p))
+        {
             let _ = tx.try_send(());
         }
     })?;

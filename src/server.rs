@@ -108,20 +108,20 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
     let gate = if settings.waiting_room.rooms.is_empty() {
         None
     } else {
-        Some(Arc::new(Gate::new(
-            &settings.waiting_room,
-            metrics.clone(),
-        )?))
+        Some(Arc::new(
+            Gate::new(&settings.waiting_room, metrics.clone()).await?,
+        ))
     };
     let pages = crate::proxy::page::Pages::load(settings.page.as_ref())?;
     let proxy = Arc::new(Proxy::new(settings, &metrics, gate.clone(), pages));
     let state_file = gate
         .as_ref()
+        .filter(|g| g.store.saves_to_file())
         .map(|_| settings.waiting_room.state_dir.join("state.json"));
-    if let (Some(g), Some(path)) = (&gate, &state_file) {
+    if let Some(g) = &gate {
         tasks.spawn(admission_loop(
             g.clone(),
-            path.clone(),
+            state_file.clone(),
             settings.waiting_room.save_interval,
             stop_rx.clone(),
         ));
@@ -275,11 +275,11 @@ impl Running {
     }
 }
 
-/// Runs admission every 100 ms (so a freed slot is filled within 100 ms) and saves the
-/// rooms' state every `save_every`, until stopped.
+/// Runs admission every 100 ms (so a freed slot is filled within 100 ms) and, for the
+/// memory store, saves the rooms' state to `path` every `save_every`, until stopped.
 async fn admission_loop(
     gate: Arc<Gate>,
-    path: std::path::PathBuf,
+    path: Option<std::path::PathBuf>,
     save_every: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -291,7 +291,11 @@ async fn admission_loop(
         tokio::select! {
             _ = stop.changed() => break,
             _ = tick.tick() => gate.tick().await,
-            _ = save.tick() => save_state(&gate, &path).await,
+            _ = save.tick(), if path.is_some() => {
+                if let Some(p) = &path {
+                    save_state(&gate, p).await;
+                }
+            }
         }
     }
 }

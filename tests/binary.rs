@@ -319,6 +319,10 @@ fn check_config_rejects_bad_configs_naming_the_field() {
         (format!("{up}[[rooms]]\nname = \"a\"\nstart = \"2026-09-14T07:00:00+09:00\"\n"), &["rooms[0].start", "both prequeue_start and start"]),
         (format!("{up}[[rooms]]\nname = \"a\"\nprequeue_start = \"2026-09-14T08:00:00+09:00\"\nstart = \"2026-09-14T07:00:00+09:00\"\n"), &["rooms[0].prequeue_start", "after start"]),
         (format!("{up}[admin]\ntoken = \"short\"\n"), &["admin.token", "16 characters"]),
+        (format!("{up}[store]\nurl = \"mongodb://x\"\n"), &["store.url", "\"memory\"", "redis://"]),
+        (format!("{up}[store]\nurl = \"redis://127.0.0.1:6379/0\"\n"), &["passes.signing_key", "state.ticket_secret", "same"]),
+        (format!("{up}[store]\nurl = \"redis://127.0.0.1:6379/0\"\nlease = \"0s\"\nkey_prefix = \"a b\"\n"), &["store.lease", "store.key_prefix"]),
+        (format!("{up}[state]\nticket_secret = \"/nonexistent/ticket.key\"\n"), &["state.ticket_secret", "32 random bytes"]),
         // Schema errors from the parser name the field too.
         (
             format!("{up}[limits]\nmax_conections = 10\n"),

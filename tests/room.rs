@@ -302,7 +302,7 @@ async fn store_outage_fails_closed_and_pass_holders_keep_going() {
     waiter.get("/book").await;
     assert_eq!(waiter.status().await["ahead"], 0);
 
-    gate.store.set_available(false);
+    gate.store.memory().unwrap().set_available(false);
     let hits = up.hits();
     // A newcomer is not let in, and is told why (503 page, never the site).
     let mut newcomer = Visitor::new(&s.pki, proxy.public_addr).await;
@@ -324,7 +324,7 @@ async fn store_outage_fails_closed_and_pass_holders_keep_going() {
         0.0
     );
 
-    gate.store.set_available(true);
+    gate.store.memory().unwrap().set_available(true);
     // Admission resumes where it was: the waiter is next.
     waiter.wait_until_called(Duration::from_secs(2)).await;
     assert_eq!(waiter.get("/book").await.status, 200);

@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub passes: super::rooms::PassesFile,
     /// Queue state on disk.
     pub state: super::rooms::StateFileSection,
+    /// Where rooms live: memory or Redis.
+    pub store: super::store::StoreFile,
     /// Requests no room matches.
     pub routing: super::rooms::RoutingFile,
     /// Requests that skip the waiting room.

@@ -7,6 +7,7 @@
 pub mod backend;
 mod file;
 pub mod rooms;
+pub mod store;
 #[cfg(test)]
 mod tests;
 mod validate;

@@ -42,6 +42,9 @@ pub struct StateFileSection {
     pub save_interval: String,
     /// `"closed"` (default, safe) or `"open"` (let everyone in while the store is down).
     pub on_store_failure: String,
+    /// File with the secret tickets are signed with (at least 32 bytes); empty:
+    /// `<dir>/ticket.key`, created at first start. Several nodes must share one.
+    pub ticket_secret: String,
 }
 
 impl Default for StateFileSection {
@@ -50,6 +53,7 @@ impl Default for StateFileSection {
             dir: "data".into(),
             save_interval: "1s".into(),
             on_store_failure: "closed".into(),
+            ticket_secret: String::new(),
         }
     }
 }
@@ -257,6 +261,10 @@ pub struct WaitingRoomSettings {
     pub save_interval: Duration,
     /// Let everyone in while the store is down (explicit, logged, discouraged).
     pub fail_open: bool,
+    /// The ticket secret file (None: `<state_dir>/ticket.key`, created if missing).
+    pub ticket_secret: Option<PathBuf>,
+    /// Where rooms live.
+    pub store: super::store::StoreSettings,
 }
 
 /// Validates the waiting-room sections.
@@ -267,6 +275,7 @@ pub(super) fn validate(
     routing: &RoutingFile,
     passes: &PassesFile,
     state: &StateFileSection,
+    store: &super::store::StoreFile,
 ) -> WaitingRoomSettings {
     let mut out_rooms = Vec::new();
     for (i, r) in rooms.iter().enumerate() {
@@ -453,6 +462,14 @@ pub(super) fn validate(
             false
         }
     };
+    let ticket_secret =
+        (!state.ticket_secret.is_empty()).then(|| PathBuf::from(&state.ticket_secret));
+    if let Some(t) = &ticket_secret {
+        if !t.is_file() {
+            p.push("state.ticket_secret", format!("{t:?} does not exist; write at least 32 random bytes to it (e.g. `head -c 32 /dev/urandom > ticket.key`), or leave it empty for one node"));
+        }
+    }
+    let store = super::store::validate(p, store, &signing_key, &ticket_secret);
     WaitingRoomSettings {
         rooms: out_rooms,
         bypass: rules,
@@ -463,5 +480,7 @@ pub(super) fn validate(
         state_dir: PathBuf::from(&state.dir),
         save_interval: p.duration("state.save_interval", &state.save_interval),
         fail_open,
+        ticket_secret,
+        store,
     }
 }

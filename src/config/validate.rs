@@ -270,6 +270,7 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         &file.routing,
         &file.passes,
         &file.state,
+        &file.store,
     );
 
     // [admin]

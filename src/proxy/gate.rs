@@ -11,11 +11,13 @@ use http::{HeaderMap, HeaderValue, Method};
 
 use super::cookies;
 use crate::config::rooms::{BypassRule, DefaultAction, RoomRoute, WaitingRoomSettings};
+use crate::config::store::StoreSettings;
 use crate::metrics::Metrics;
 use crate::pass::{PassClaims, Passes, Session};
 use crate::room::ticket::{Phase, Ticket, TicketKeys};
 use crate::room::{Join, PreQueue, Visit};
-use crate::store::{MemoryStore, Store, StoreError};
+use crate::store::redis::RedisStore;
+use crate::store::{MemoryStore, QueueStore, Store, StoreError};
 
 /// Header apps use to present a pass (browsers use the cookie).
 pub const PASS_HEADER: &str = "x-usher-pass";
@@ -48,6 +50,9 @@ pub enum GateError {
         /// Room names in the new file.
         now: Vec<String>,
     },
+    /// The Redis store could not be set up.
+    #[error(transparent)]
+    Redis(#[from] crate::store::redis::RedisStoreError),
     /// The store refused the new room settings.
     #[error("queue store: {0}")]
     Store(StoreError),
@@ -112,7 +117,7 @@ pub struct Gate {
     /// Routes and rules; a config reload swaps them.
     policy: ArcSwap<Policy>,
     /// The queue store.
-    pub store: Arc<MemoryStore>,
+    pub store: Arc<QueueStore>,
     /// Pass minting and verification.
     pub passes: Passes,
     tickets: TicketKeys,
@@ -156,8 +161,12 @@ pub fn unix_ms() -> u64 {
 }
 
 impl Gate {
-    /// Builds the gate: loads or generates keys, opens the state file.
-    pub fn new(settings: &WaitingRoomSettings, metrics: Arc<Metrics>) -> Result<Self, GateError> {
+    /// Builds the gate: loads or generates keys, opens the store (the state file, or
+    /// Redis — which may be down now: the gate then fails closed until it answers).
+    pub async fn new(
+        settings: &WaitingRoomSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, GateError> {
         let keys = match load_keys(settings)? {
             Some(keys) => keys,
             None => {
@@ -169,13 +178,30 @@ impl Gate {
             path: settings.state_dir.display().to_string(),
             source,
         })?;
-        let tickets = ticket_keys(&settings.state_dir.join("ticket.key"))?;
+        let tickets = match &settings.ticket_secret {
+            Some(path) => ticket_keys(path, false)?,
+            None => ticket_keys(&settings.state_dir.join("ticket.key"), true)?,
+        };
         let rooms: Vec<(String, crate::room::RoomSettings)> = settings
             .rooms
             .iter()
             .map(|r| (r.name.clone(), r.settings))
             .collect();
-        let store = MemoryStore::open(&rooms, &settings.state_dir.join("state.json"), unix_ms())?;
+        let store = match &settings.store {
+            StoreSettings::Memory => QueueStore::Memory(MemoryStore::open(
+                &rooms,
+                &settings.state_dir.join("state.json"),
+                unix_ms(),
+            )?),
+            StoreSettings::Redis { url, options } => {
+                let redis = RedisStore::connect(url, &rooms, options.clone()).await?;
+                tracing::info!(
+                    node = redis.node_id(),
+                    "queue store: Redis (shared by every node)"
+                );
+                QueueStore::Redis(redis)
+            }
+        };
         metrics.store_up.set(1);
         Ok(Self {
             policy: ArcSwap::from_pointee(Policy::new(settings)),
@@ -551,10 +577,17 @@ impl Gate {
             }
         }
         for r in &self.policy().routes {
+            let lease = self
+                .metrics
+                .room_lease
+                .with_label_values(&[r.name.as_str()]);
             if self.store.tick(&r.name, now).await.is_err() {
                 up = false;
+                lease.set(0);
                 continue;
             }
+            let leader = self.store.redis().is_none_or(|s| s.holds_lease(&r.name));
+            lease.set(leader as i64);
             if let Ok(s) = self.store.stats(&r.name).await {
                 let g = |state: &str| {
                     self.metrics
@@ -640,10 +673,11 @@ fn load_keys(settings: &WaitingRoomSettings) -> Result<Option<crate::pass::KeyRi
     )?))
 }
 
-fn ticket_keys(path: &std::path::Path) -> Result<TicketKeys, GateError> {
+/// The ticket secret from `path`; created there first when `create` and missing.
+fn ticket_keys(path: &std::path::Path, create: bool) -> Result<TicketKeys, GateError> {
     let secret = match std::fs::read(path) {
         Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
             let s = TicketKeys::random_secret()
                 .ok_or_else(|| GateError::TicketSecret(path.display().to_string()))?;
             write_secret(path, &s).map_err(|source| GateError::Read {

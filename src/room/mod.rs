@@ -177,10 +177,10 @@ pub struct Stats {
 
 /// How far past the known end of the line a returning ticket may be re-placed (places
 /// handed out after the last persisted state); bounds memory for a stale ticket.
-const RESTORE_SLACK: usize = 1_000_000;
+pub(crate) const RESTORE_SLACK: usize = 1_000_000;
 
 /// Places swept for abandonment per tick: bounds tick cost for very long lines.
-const SWEEP_BUDGET: usize = 20_000;
+pub(crate) const SWEEP_BUDGET: usize = 20_000;
 
 /// Changes an operator made through the admin API; they outlive restarts and sit on top
 /// of the configured settings.
@@ -201,7 +201,8 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    fn apply(&self, mut s: RoomSettings) -> RoomSettings {
+    /// These changes on top of `s`.
+    pub(crate) fn apply(&self, mut s: RoomSettings) -> RoomSettings {
         if let Some(m) = self.mode.as_deref().and_then(|m| m.parse().ok()) {
             s.mode = m;
         }
@@ -287,7 +288,8 @@ fn secs(d: Duration) -> u32 {
     d.as_secs().min(u32::MAX as u64) as u32
 }
 
-fn to_secs(now_ms: u64) -> u32 {
+/// Unix milliseconds → Unix seconds, capped to `u32`.
+pub(crate) fn to_secs(now_ms: u64) -> u32 {
     (now_ms / 1000).min(u32::MAX as u64) as u32
 }
 
@@ -335,14 +337,10 @@ impl Room {
 
     /// Pre-queue entry → place, for a draw whose first place is `base`.
     fn places_of_draw(&self, base: usize) -> Vec<u32> {
-        let mut place_of = vec![0u32; self.prequeue_len];
-        for (k, &entry) in permutation(self.prequeue_len, self.draw_seed)
-            .iter()
-            .enumerate()
-        {
-            place_of[entry] = (base + k) as u32;
-        }
-        place_of
+        draw_offsets(self.prequeue_len, self.draw_seed)
+            .into_iter()
+            .map(|k| (base + k as usize) as u32)
+            .collect()
     }
 
     /// Where pre-queue entry `i` stands.
@@ -507,11 +505,14 @@ impl Room {
             // The recall lane is not counted: a recall must never push anyone back.
             _ => (self.line.ahead(place), self.line.behind(place)),
         };
-        Position {
-            ahead,
-            behind,
-            eta_seconds: self.eta(ahead, now),
-            poll_ms: poll_ms(ahead, place as u64 ^ now as u64),
+        position(ahead, behind, place, now, &self.rate())
+    }
+
+    fn rate(&self) -> Rate {
+        Rate {
+            calls: self.recent_calls.len(),
+            first_call: self.recent_calls.front().copied(),
+            new_per_minute: self.settings.new_per_minute,
         }
     }
 
@@ -522,24 +523,8 @@ impl Room {
         }
     }
 
-    /// Seconds until `ahead` visitors are called at the rate measured over the last minute
-    /// (or the configured rate before any call was measured).
     fn eta(&self, ahead: u32, now: u32) -> Option<u32> {
-        let window = self
-            .recent_calls
-            .front()
-            .map(|&t| now.saturating_sub(t).max(1))
-            .unwrap_or(60)
-            .min(60);
-        let measured = self.recent_calls.len() as f64 / window as f64;
-        let per_sec = if measured > 0.0 {
-            measured
-        } else if self.settings.new_per_minute > 0 {
-            self.settings.new_per_minute as f64 / 60.0
-        } else {
-            return None;
-        };
-        Some(((ahead as f64 + 1.0) / per_sec).ceil() as u32)
+        self.rate().eta(ahead, now)
     }
 
     /// A called visitor comes in: the call becomes a session. False if not (or no longer)
@@ -667,6 +652,60 @@ impl Room {
     }
 }
 
+/// Recent admissions of a room, for the ETA: the calls of the last minute (as pruned when
+/// a call is noted) and the configured rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rate {
+    /// Calls noted in the last minute.
+    pub(crate) calls: usize,
+    /// Time (Unix seconds) of the oldest of them.
+    pub(crate) first_call: Option<u32>,
+    /// The configured admissions per minute (used before any call was measured).
+    pub(crate) new_per_minute: u32,
+}
+
+impl Rate {
+    /// Seconds until `ahead` visitors are called at the rate measured over the last minute
+    /// (or the configured rate before any call was measured).
+    pub(crate) fn eta(&self, ahead: u32, now: u32) -> Option<u32> {
+        let window = self
+            .first_call
+            .map(|t| now.saturating_sub(t).max(1))
+            .unwrap_or(60)
+            .min(60);
+        let measured = self.calls as f64 / window as f64;
+        let per_sec = if measured > 0.0 {
+            measured
+        } else if self.new_per_minute > 0 {
+            self.new_per_minute as f64 / 60.0
+        } else {
+            return None;
+        };
+        Some(((ahead as f64 + 1.0) / per_sec).ceil() as u32)
+    }
+}
+
+/// What a waiting visitor at `place` is shown at `now` (Unix seconds), given the live
+/// visitors in front and behind.
+pub(crate) fn position(ahead: u32, behind: u32, place: usize, now: u32, rate: &Rate) -> Position {
+    Position {
+        ahead,
+        behind,
+        eta_seconds: rate.eta(ahead, now),
+        poll_ms: poll_ms(ahead, place as u64 ^ now as u64),
+    }
+}
+
+/// The pre-queue draw for `n` entries and `seed`: entry → offset from the first drawn
+/// place (the inverse of [`permutation`]).
+pub(crate) fn draw_offsets(n: usize, seed: u64) -> Vec<u32> {
+    let mut offset_of = vec![0u32; n];
+    for (k, &entry) in permutation(n, seed).iter().enumerate() {
+        offset_of[entry] = k as u32;
+    }
+    offset_of
+}
+
 /// A permutation of `0..n` from `seed`: Fisher–Yates driven by splitmix64, so the same
 /// seed gives the same order after a restart.
 pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
@@ -705,4 +744,4 @@ pub fn poll_ms(ahead: u32, seed: u64) -> u32 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

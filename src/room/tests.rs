@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use super::*;
 
-const T0: u64 = 1_800_000_000_000; // ms
+pub(crate) const T0: u64 = 1_800_000_000_000; // ms
 
-fn settings(mode: Mode) -> RoomSettings {
+/// Queue settings for tests: one at a time, no rate limit.
+pub(crate) fn settings(mode: Mode) -> RoomSettings {
     RoomSettings {
         max_active: 1,
         new_per_minute: 0,
@@ -20,7 +21,7 @@ fn settings(mode: Mode) -> RoomSettings {
     }
 }
 
-fn place(j: Join) -> usize {
+pub(crate) fn place(j: Join) -> usize {
     match j {
         Join::Queued(p) => p,
         other => panic!("expected a place, got {other:?}"),

@@ -1,10 +1,12 @@
 //! Where rooms live. One trait, two homes: memory with a state file (one node) and Redis
-//! (several nodes, a later release). Nothing above this module knows which is in use.
+//! (several nodes sharing one line). Nothing above this module knows which is in use.
 //!
 //! Every operation can fail with [`StoreError::Unavailable`]; callers fail **closed** on
 //! it: nobody new is admitted, waiting visitors keep their place, passes keep working.
 
 pub mod memory;
+pub mod queue;
+pub mod redis;
 pub mod state_file;
 
 use std::future::Future;
@@ -12,6 +14,7 @@ use std::future::Future;
 use crate::room::{Join, RoomSettings, Stats, Visit};
 
 pub use memory::MemoryStore;
+pub use queue::QueueStore;
 
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]

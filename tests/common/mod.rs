@@ -4,6 +4,7 @@
 
 pub mod cdp;
 pub mod process;
+pub mod redis;
 pub mod upstream;
 pub mod visitor;
 

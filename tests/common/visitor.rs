@@ -119,23 +119,26 @@ impl Setup {
     }
 
     pub fn config(&self, upstream: SocketAddr, room: &[&str]) -> String {
+        self.config_with(upstream, room, &[])
+    }
+
+    /// The config with `extra` `(table, line)` pairs, e.g. `("store", "url = …")`.
+    pub fn config_with(
+        &self,
+        upstream: SocketAddr,
+        room: &[&str],
+        extra: &[(&str, &str)],
+    ) -> String {
         let key = self.pki.dir.path().join("pass-1.key");
-        let mut extra: Vec<(&str, String)> = vec![
-            (
-                "passes",
-                format!("signing_key = {:?}", key.display().to_string()),
-            ),
-            ("passes", "issuer = \"usher-test\"".into()),
-            (
-                "state",
-                format!("dir = {:?}", self.state_dir.path().display().to_string()),
-            ),
+        let key = format!("signing_key = {:?}", key.display().to_string());
+        let dir = format!("dir = {:?}", self.state_dir.path().display().to_string());
+        let mut lines = vec![
+            ("passes", key.as_str()),
+            ("passes", "issuer = \"usher-test\""),
+            ("state", dir.as_str()),
         ];
-        let mut text = {
-            let e: Vec<(&str, &str)> = extra.iter().map(|(t, l)| (*t, l.as_str())).collect();
-            super::config(&self.pki, upstream, &e)
-        };
-        extra.clear();
+        lines.extend_from_slice(extra);
+        let mut text = super::config(&self.pki, upstream, &lines);
         text.push_str("[[rooms]]\nname = \"booking\"\npaths = [\"/\"]\n");
         for line in room {
             text.push_str(line);

@@ -1,0 +1,330 @@
+//! Several proxy nodes on one real `redis-server`: one fair line whichever node a visitor
+//! talks to, one node at a time calling visitors (the lease), another taking over when it
+//! dies, and fail-closed through a Redis outage with the order kept across its restart.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::redis::Redis;
+use common::visitor::{Setup, Visitor};
+use common::{process::Proc, upstream};
+use usher::room::Visit;
+use usher::store::Store;
+
+const TOKEN: &str = "cluster-admin-token-0123456789";
+
+/// A config for one node of the cluster: Redis store, shared keys and ticket secret.
+fn node_config(s: &Setup, redis: &Redis, upstream: SocketAddr, room: &[&str]) -> String {
+    let secret = s.state_dir.path().join("shared-ticket.key");
+    if !secret.exists() {
+        let bytes: Vec<u8> = (0..32).map(|_| rand_byte()).collect();
+        std::fs::write(&secret, bytes).unwrap();
+    }
+    let url = format!("url = {:?}", redis.url());
+    let ticket = format!("ticket_secret = {:?}", secret.display().to_string());
+    let token = format!("token = {TOKEN:?}");
+    s.config_with(
+        upstream,
+        room,
+        &[
+            ("store", url.as_str()),
+            ("store", "lease = \"1s\""),
+            ("state", ticket.as_str()),
+            ("admin", token.as_str()),
+        ],
+    )
+}
+
+fn rand_byte() -> u8 {
+    let mut b = [0u8; 1];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).unwrap();
+    b[0]
+}
+
+async fn start_node(text: &str) -> usher::server::Running {
+    let settings = usher::config::Settings::from_toml(text).unwrap();
+    usher::server::start(&settings).await.unwrap()
+}
+
+/// The same visitor (same cookies) talking to another node.
+async fn via(s: &Setup, addr: SocketAddr, v: &Visitor) -> Visitor {
+    let mut w = Visitor::new(&s.pki, addr).await;
+    w.jar = v.jar.clone();
+    w
+}
+
+/// Polls through `v` until called, faster near the front of the line (as the page does).
+async fn until_called(v: &mut Visitor, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let st = v.status().await;
+        match st["state"].as_str() {
+            Some("called") => return,
+            Some("waiting") => {}
+            _ => panic!("unexpected standing {st}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not called within {within:?}: {st}"
+        );
+        let ahead = st["ahead"].as_u64().unwrap_or(0);
+        let pause = if ahead > 20 { 400 } else { 40 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+fn gate_now() -> u64 {
+    usher::proxy::gate::unix_ms()
+}
+
+fn lease(metrics: &str) -> f64 {
+    common::sample(
+        metrics,
+        "usher_room_admission_lease",
+        &[("room", "booking")],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_serve_one_line_in_one_global_order() {
+    let redis = Redis::start();
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    const MAX: usize = 5;
+    const N: usize = 500;
+    let room = [
+        "mode = \"paused\"",
+        "max_active = 5",
+        "new_per_minute = 0",
+        "abandon_after = \"5m\"",
+    ];
+    let text = node_config(&s, &redis, up.addr, &room);
+    let nodes = [start_node(&text).await, start_node(&text).await];
+    let addrs = [nodes[0].public_addr, nodes[1].public_addr];
+
+    // 500 visitors join, alternating between the nodes; each asks the *other* node where
+    // it stands and gets the exact number of visitors who joined before it.
+    let mut line = Vec::new();
+    for i in 0..N {
+        let mut v = Visitor::new(&s.pki, addrs[i % 2]).await;
+        assert!(v.get("/book").await.body.contains("data-state=\"paused\""));
+        let mut w = via(&s, addrs[(i + 1) % 2], &v).await;
+        let st = w.status().await;
+        assert_eq!(st["state"], "paused", "{st}");
+        assert_eq!(st["ahead"].as_u64(), Some(i as u64), "visitor {i}: {st}");
+        line.push(w);
+    }
+
+    // The operator starts the sale on node A; the setting lives in Redis, so node B's
+    // visitors see it too, and whichever node holds the lease calls them.
+    let (status, _) = common::plain_json(
+        nodes[0].admin_addr,
+        "PATCH",
+        "/admin/rooms/booking",
+        &[("authorization", &format!("Bearer {TOKEN}"))],
+        r#"{"mode":"queue"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let mut tasks = Vec::new();
+    for (i, mut v) in line.into_iter().enumerate() {
+        // Visitor i holds place i. The store itself says where place i − 1 stands, without
+        // touching it (a visitor's own status call could re-join a place already used).
+        let gate = nodes[(i + 1) % 2].gate.clone().unwrap();
+        tasks.push(tokio::spawn(async move {
+            until_called(&mut v, Duration::from_secs(180)).await;
+            // Called in join order: whoever joined just before is no longer waiting.
+            if i > 0 {
+                let before = gate.store.poll("booking", i - 1, gate_now()).await.unwrap();
+                assert!(
+                    !matches!(before, Visit::Waiting(_) | Visit::Paused(_)),
+                    "visitor {i} was called while visitor {} still waits: {before:?}",
+                    i - 1
+                );
+            }
+            assert_eq!(v.get("/enter").await.status, 200, "visitor {i} gets in");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            assert_eq!(v.get("/exit").await.status, 200);
+            assert_eq!(
+                v.send("POST", "/_usher/leave", &[]).await.json()["state"],
+                "left"
+            );
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let max = up
+        .sessions
+        .max_inside
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=MAX).contains(&max),
+        "inside at once across both nodes: {max}"
+    );
+    let passes = up.sessions.passes.lock().unwrap().len();
+    assert!(
+        passes >= N,
+        "every visitor reached the site with a pass ({passes})"
+    );
+    // Exactly one node calls visitors.
+    let leases: Vec<f64> = [nodes[0].metrics.render(), nodes[1].metrics.render()]
+        .iter()
+        .map(|m| lease(m))
+        .collect();
+    assert_eq!(leases.iter().sum::<f64>(), 1.0, "lease gauges {leases:?}");
+    for n in nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_the_lease_holder_hands_admission_to_the_other_node() {
+    let redis = Redis::start();
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let room = ["mode = \"queue\"", "max_active = 1", "new_per_minute = 0"];
+    let text = node_config(&s, &redis, up.addr, &room);
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut procs = vec![Proc::start(&text, da.path()), Proc::start(&text, db.path())];
+
+    // Find the node holding the lease (the one whose gauge says 1).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let holder = loop {
+        let mut found = None;
+        for (i, p) in procs.iter().enumerate() {
+            let (_, m) = common::admin_get(p.admin, "/metrics").await;
+            if lease(&m) == 1.0 {
+                found = Some(i);
+            }
+        }
+        if let Some(i) = found {
+            break i;
+        }
+        assert!(Instant::now() < deadline, "no node took the lease");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let other = procs[1 - holder].public;
+
+    // One visitor inside, ten waiting — half of them joined through the doomed node.
+    let mut first = Visitor::new(&s.pki, other).await;
+    first.get("/book").await;
+    until_called(&mut first, Duration::from_secs(10)).await;
+    assert_eq!(first.get("/headers").await.status, 200);
+    let mut waiting = Vec::new();
+    for i in 0..10 {
+        let node = if i % 2 == 0 {
+            procs[holder].public
+        } else {
+            other
+        };
+        let mut v = Visitor::new(&s.pki, node).await;
+        v.get("/book").await;
+        waiting.push(via(&s, other, &v).await);
+    }
+    for (i, v) in waiting.iter_mut().enumerate() {
+        assert_eq!(v.status().await["ahead"].as_u64(), Some(i as u64));
+    }
+
+    // kill -9 the lease holder, then free the slot through the survivor.
+    let killed = procs.remove(holder);
+    drop(killed);
+    let freed = Instant::now();
+    first.send("POST", "/_usher/leave", &[]).await;
+    // The survivor takes the lease once it lapses and calls the next in line; then the
+    // rest, one at a time, in the order they joined.
+    for i in 0..waiting.len() {
+        let v = &mut waiting[i];
+        until_called(v, Duration::from_secs(10)).await;
+        if i == 0 {
+            println!(
+                "next visitor called {:?} after the holder died",
+                freed.elapsed()
+            );
+        }
+        if let Some(next) = waiting.get_mut(i + 1) {
+            let st = next.status().await;
+            assert_eq!(
+                (st["state"].as_str(), st["ahead"].as_u64()),
+                (Some("waiting"), Some(0)),
+                "{st}"
+            );
+        }
+        assert_eq!(waiting[i].get("/headers").await.status, 200, "visitor {i}");
+        waiting[i].send("POST", "/_usher/leave", &[]).await;
+    }
+    let (_, m) = common::admin_get(procs[0].admin, "/metrics").await;
+    assert_eq!(lease(&m), 1.0, "the survivor holds the lease");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_outage_fails_closed_on_both_nodes_and_the_order_survives_a_restart() {
+    let mut redis = Redis::start();
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let room = ["mode = \"queue\"", "max_active = 1", "new_per_minute = 0"];
+    let text = node_config(&s, &redis, up.addr, &room);
+    let nodes = [start_node(&text).await, start_node(&text).await];
+    let addrs = [nodes[0].public_addr, nodes[1].public_addr];
+
+    let mut holder = Visitor::new(&s.pki, addrs[0]).await;
+    holder.get("/book").await;
+    until_called(&mut holder, Duration::from_secs(10)).await;
+    assert_eq!(holder.get("/headers").await.status, 200);
+    let mut waiting = Vec::new();
+    for i in 0..3 {
+        let mut v = Visitor::new(&s.pki, addrs[i % 2]).await;
+        v.get("/book").await;
+        assert_eq!(v.status().await["ahead"].as_u64(), Some(i as u64));
+        waiting.push(v);
+    }
+
+    redis.kill();
+    let hits = up.hits();
+    // Newcomers get the "unavailable" page from either node, never the site.
+    for addr in addrs {
+        let mut newcomer = Visitor::new(&s.pki, addr).await;
+        let r = newcomer.get("/book").await;
+        assert_eq!(r.status, 503);
+        assert!(r.body.contains("data-state=\"unavailable\""), "{}", r.body);
+    }
+    // Waiting visitors keep their ticket and are told admission is paused.
+    for v in &mut waiting {
+        assert_eq!(v.status().await["state"], "unavailable");
+        assert!(v.jar.contains_key("usher_ticket"));
+    }
+    // The pass holder keeps going, through either node.
+    assert_eq!(holder.get("/headers").await.status, 200);
+    let mut holder_b = via(&s, addrs[1], &holder).await;
+    assert_eq!(holder_b.get("/headers").await.status, 200);
+    assert_eq!(up.hits(), hits + 2, "only the pass holder reached the site");
+    // The holder leaves: during the outage nobody is called all the same.
+    holder.send("POST", "/_usher/leave", &[]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(waiting[0].status().await["state"], "unavailable");
+    for n in &nodes {
+        assert_eq!(
+            common::sample(&n.metrics.render(), "usher_store_up", &[]),
+            0.0
+        );
+    }
+
+    // Redis restarts from its AOF: the line resumes in the same order.
+    redis.restart();
+    for i in 0..waiting.len() {
+        until_called(&mut waiting[i], Duration::from_secs(15)).await;
+        for (j, w) in waiting.iter_mut().enumerate().skip(i + 1) {
+            let st = w.status().await;
+            assert_eq!(st["state"], "waiting", "{j} while {i} is called: {st}");
+            assert_eq!(st["ahead"].as_u64(), Some((j - i - 1) as u64), "{st}");
+        }
+        assert_eq!(waiting[i].get("/headers").await.status, 200);
+        waiting[i].send("POST", "/_usher/leave", &[]).await;
+    }
+    for n in nodes {
+        n.shutdown().await;
+    }
+}
