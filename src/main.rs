@@ -123,8 +123,10 @@ fn run_proxy(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Resul
     };
     rt.enable_all();
     rt.build()?.block_on(async {
+        // Catch SIGHUP before listening: its default action would end the process.
+        let hup = usher::reload::hangup();
         let mut running = usher::server::start(&settings).await?;
-        running.watch(config.clone());
+        running.watch(config.clone(), hup);
         wait_for_signal().await?;
         tracing::info!("shutdown requested");
         running.shutdown().await;

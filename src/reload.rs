@@ -152,8 +152,14 @@ fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
 /// How long file events are gathered before one reload (editors write in several steps).
 const SETTLE: Duration = Duration::from_millis(200);
 
-/// Reloads from `path` on SIGHUP and whenever a watched file changes, until `stop`.
-pub async fn watch(r: Arc<Reloadable>, path: PathBuf, mut stop: watch::Receiver<bool>) {
+/// Reloads from `path` on SIGHUP (from `hup`, see [`hangup`]) and whenever a watched file
+/// changes, until `stop`.
+pub async fn watch(
+    r: Arc<Reloadable>,
+    path: PathBuf,
+    mut hup: Hangup,
+    mut stop: watch::Receiver<bool>,
+) {
     let (tx, mut rx) = mpsc::channel::<()>(16);
     // The watcher lives as long as this task; it is dropped (and stops) with it.
     let _watcher = match file_watcher(&r.watched_files(&path), tx) {
@@ -163,7 +169,6 @@ pub async fn watch(r: Arc<Reloadable>, path: PathBuf, mut stop: watch::Receiver<
             None
         }
     };
-    let mut hup = hangup();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -215,13 +220,17 @@ fn file_watcher(
     Ok(watcher)
 }
 
+/// SIGHUP, caught. Install it before serving: until it is installed, SIGHUP's default
+/// action ends the process.
 #[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
+pub type Hangup = Option<tokio::signal::unix::Signal>;
+/// No SIGHUP off Unix.
 #[cfg(not(unix))]
-type Hangup = ();
+pub type Hangup = ();
 
+/// Starts catching SIGHUP (must run inside the runtime).
 #[cfg(unix)]
-fn hangup() -> Hangup {
+pub fn hangup() -> Hangup {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::hangup()) {
         Ok(s) => Some(s),
@@ -232,8 +241,9 @@ fn hangup() -> Hangup {
     }
 }
 
+/// No SIGHUP off Unix.
 #[cfg(not(unix))]
-fn hangup() -> Hangup {}
+pub fn hangup() -> Hangup {}
 
 #[cfg(unix)]
 async fn next_hangup(h: &mut Hangup) {

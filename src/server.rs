@@ -118,6 +118,9 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
         .as_ref()
         .filter(|g| g.store.saves_to_file())
         .map(|_| settings.waiting_room.state_dir.join("state.json"));
+    if let Some(g) = gate.as_ref().filter(|g| g.store.redis().is_some()) {
+        tasks.spawn(follow_revocations(g.clone(), stop_rx.clone()));
+    }
     if let Some(g) = &gate {
         tasks.spawn(admission_loop(
             g.clone(),
@@ -242,12 +245,14 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
 }
 
 impl Running {
-    /// Reloads the config from `path` on SIGHUP and whenever it (or a certificate or key
-    /// it names) changes, until shutdown.
-    pub fn watch(&mut self, path: std::path::PathBuf) {
+    /// Reloads the config from `path` on SIGHUP (caught by `hup`, installed before the
+    /// server started) and whenever it (or a certificate or key it names) changes, until
+    /// shutdown.
+    pub fn watch(&mut self, path: std::path::PathBuf, hup: crate::reload::Hangup) {
         self.tasks.spawn(crate::reload::watch(
             self.reloadable.clone(),
             path,
+            hup,
             self.stop.subscribe(),
         ));
     }
@@ -297,6 +302,14 @@ async fn admission_loop(
                 }
             }
         }
+    }
+}
+
+/// Refuses passes of sessions ended on other nodes as soon as Redis tells, until stopped.
+async fn follow_revocations(gate: Arc<Gate>, mut stop: watch::Receiver<bool>) {
+    tokio::select! {
+        _ = stop.changed() => {}
+        _ = gate.follow_revocations() => {}
     }
 }
 

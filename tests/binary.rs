@@ -125,12 +125,19 @@ async fn sighup_reloads_the_config_and_a_bad_file_is_refused() {
     until("ok", 1.0).await;
     let mut c = pki.h1(proxy.public).await;
     assert_eq!(common::get(&mut c, "/headers", &[]).await.0, 200);
-    assert!(proxy
-        .log
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("SIGHUP")));
+    // Log lines arrive through a pipe read by another thread: wait for them.
+    let logged = |what: &'static str| {
+        let log = proxy.log.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !log.lock().unwrap().iter().any(|l| l.contains(what)) {
+                let all = log.lock().unwrap().join("\n");
+                assert!(Instant::now() < deadline, "no {what:?} in the log:\n{all}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    logged("SIGHUP").await;
     // A new upstream in the file: the next requests go there, the open connection stays.
     let path = pki.dir.path().join("usher.toml");
     std::fs::write(&path, common::config(&pki, b.addr, &[])).unwrap();
@@ -148,9 +155,8 @@ async fn sighup_reloads_the_config_and_a_bad_file_is_refused() {
     hup();
     until("error", 1.0).await;
     assert_eq!(common::get(&mut c, "/headers", &[]).await.0, 200);
-    let log = proxy.log.lock().unwrap().join("\n");
-    assert!(log.contains("config reload refused"), "{log}");
-    assert!(log.contains("servers"), "the error names the field: {log}");
+    logged("config reload refused").await;
+    logged("upstream.servers").await;
 }
 
 /// `check-config` on a file; returns (exit success, stdout+stderr).

@@ -75,6 +75,42 @@ async fn until_called(v: &mut Visitor, within: Duration) {
     }
 }
 
+/// Two in-process nodes on one Redis, guarding a queued room with a single slot.
+struct OneSlot {
+    redis: Redis,
+    s: Setup,
+    up: upstream::Upstream,
+    nodes: [usher::server::Running; 2],
+    addrs: [SocketAddr; 2],
+}
+
+impl OneSlot {
+    async fn start() -> Self {
+        let redis = Redis::start();
+        let s = Setup::new();
+        let up = upstream::spawn().await;
+        let room = ["mode = \"queue\"", "max_active = 1", "new_per_minute = 0"];
+        let text = node_config(&s, &redis, up.addr, &room);
+        let nodes = [start_node(&text).await, start_node(&text).await];
+        let addrs = [nodes[0].public_addr, nodes[1].public_addr];
+        Self {
+            redis,
+            s,
+            up,
+            nodes,
+            addrs,
+        }
+    }
+}
+
+/// A new visitor through `addr`, let in (their pass in the jar) once called.
+async fn let_in(s: &Setup, addr: SocketAddr) -> Visitor {
+    let mut v = Visitor::new(&s.pki, addr).await;
+    v.get("/book").await;
+    until_called(&mut v, Duration::from_secs(10)).await;
+    v
+}
+
 fn gate_now() -> u64 {
     usher::proxy::gate::unix_ms()
 }
@@ -210,9 +246,7 @@ async fn killing_the_lease_holder_hands_admission_to_the_other_node() {
     let other = procs[1 - holder].public;
 
     // One visitor inside, ten waiting — half of them joined through the doomed node.
-    let mut first = Visitor::new(&s.pki, other).await;
-    first.get("/book").await;
-    until_called(&mut first, Duration::from_secs(10)).await;
+    let mut first = let_in(&s, other).await;
     assert_eq!(first.get("/headers").await.status, 200);
     let mut waiting = Vec::new();
     for i in 0..10 {
@@ -262,17 +296,14 @@ async fn killing_the_lease_holder_hands_admission_to_the_other_node() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redis_outage_fails_closed_on_both_nodes_and_the_order_survives_a_restart() {
-    let mut redis = Redis::start();
-    let s = Setup::new();
-    let up = upstream::spawn().await;
-    let room = ["mode = \"queue\"", "max_active = 1", "new_per_minute = 0"];
-    let text = node_config(&s, &redis, up.addr, &room);
-    let nodes = [start_node(&text).await, start_node(&text).await];
-    let addrs = [nodes[0].public_addr, nodes[1].public_addr];
-
-    let mut holder = Visitor::new(&s.pki, addrs[0]).await;
-    holder.get("/book").await;
-    until_called(&mut holder, Duration::from_secs(10)).await;
+    let OneSlot {
+        mut redis,
+        s,
+        up,
+        nodes,
+        addrs,
+    } = OneSlot::start().await;
+    let mut holder = let_in(&s, addrs[0]).await;
     assert_eq!(holder.get("/headers").await.status, 200);
     let mut waiting = Vec::new();
     for i in 0..3 {
@@ -324,6 +355,83 @@ async fn a_redis_outage_fails_closed_on_both_nodes_and_the_order_survives_a_rest
         assert_eq!(waiting[i].get("/headers").await.status, 200);
         waiting[i].send("POST", "/_usher/leave", &[]).await;
     }
+    for n in nodes {
+        n.shutdown().await;
+    }
+}
+
+fn revoked_refusals(node: &usher::server::Running) -> f64 {
+    common::sample(
+        &node.metrics.render(),
+        "usher_pass_rejections_total",
+        &[("reason", "revoked")],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_ended_on_one_node_is_refused_by_the_other_at_once() {
+    let OneSlot {
+        redis: _redis,
+        s,
+        up,
+        nodes,
+        addrs,
+    } = OneSlot::start().await;
+    // The holder is let in through A and uses the site through both nodes; the next
+    // visitor waits.
+    let mut holder = let_in(&s, addrs[0]).await;
+    let mut next = Visitor::new(&s.pki, addrs[1]).await;
+    assert!(next
+        .get("/book")
+        .await
+        .body
+        .contains("data-state=\"waiting\""));
+    let hits = up.hits();
+    assert_eq!(holder.get("/headers").await.status, 200);
+    let mut holder_b = via(&s, addrs[1], &holder).await;
+    assert_eq!(holder_b.get("/headers").await.status, 200);
+    assert_eq!(up.hits(), hits + 2, "through both nodes");
+    let refused_before = revoked_refusals(&nodes[1]);
+
+    // They leave through A: their slot goes to the next visitor, and B refuses their pass
+    // within a moment (each try on a fresh copy of their cookies, pass included).
+    let left = Instant::now();
+    let r = holder.send("POST", "/_usher/leave", &[]).await;
+    assert_eq!(r.json()["state"], "left");
+    loop {
+        let mut again = via(&s, addrs[1], &holder_b).await;
+        let hits = up.hits();
+        let r = again.get("/headers").await;
+        if up.hits() == hits {
+            assert!(r.body.contains("data-state=\"waiting\""), "{}", r.body);
+            break;
+        }
+        assert!(
+            left.elapsed() < Duration::from_secs(2),
+            "node B still honours the pass {:?} after the leave",
+            left.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "pass refused by node B {:?} after the leave on A",
+        left.elapsed()
+    );
+    assert!(revoked_refusals(&nodes[1]) > refused_before);
+    until_called(&mut next, Duration::from_secs(10)).await;
+    let hits = up.hits();
+    assert_eq!(next.get("/headers").await.status, 200);
+    let r = via(&s, addrs[1], &holder_b).await.get("/headers").await;
+    assert!(
+        r.body.contains("data-state=\"waiting\""),
+        "still refused: {}",
+        r.body
+    );
+    assert_eq!(
+        up.hits(),
+        hits + 1,
+        "only the next visitor reached the site"
+    );
     for n in nodes {
         n.shutdown().await;
     }

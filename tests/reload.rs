@@ -42,7 +42,7 @@ async fn max_active_follows_the_file_and_nobody_loses_their_place() {
     std::fs::write(&path, s.config(up.addr, &room)).unwrap();
     let settings = usher::config::Settings::load(&path).unwrap();
     let mut proxy = usher::server::start(&settings).await.unwrap();
-    proxy.watch(path.clone());
+    proxy.watch(path.clone(), usher::reload::hangup());
     let (addr, adm) = (proxy.public_addr, proxy.admin_addr);
 
     // Eleven visitors: the first is called (max_active 1), ten wait in join order.
@@ -135,7 +135,7 @@ async fn a_rotated_certificate_is_served_to_new_handshakes() {
     std::fs::write(&path, common::config(&pki, up.addr, &[])).unwrap();
     let settings = usher::config::Settings::load(&path).unwrap();
     let mut proxy = usher::server::start(&settings).await.unwrap();
-    proxy.watch(path.clone());
+    proxy.watch(path.clone(), usher::reload::hangup());
     let addr = proxy.public_addr;
 
     // A connection made with the old certificate.

@@ -292,12 +292,16 @@ impl Passes {
     }
 
     /// Ends the session `jti`; its passes are refused from now on. `until` is when its
-    /// last pass expires (after that the entry is no longer needed).
+    /// last pass expires (after that the entry is no longer needed); revoking it again
+    /// (another node telling) never shortens that.
     pub fn revoke(&self, jti: &str, until: u64, now: u64) {
         if self.revoked.len() >= CACHE_MAX {
             self.revoked.retain(|_, u| *u + LEEWAY_SECS >= now);
         }
-        self.revoked.insert(jti.into(), until);
+        self.revoked
+            .entry(jti.into())
+            .and_modify(|u| *u = (*u).max(until))
+            .or_insert(until);
     }
 }
 

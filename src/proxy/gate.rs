@@ -557,6 +557,22 @@ impl Gate {
         }
     }
 
+    /// Refuses, from now on, the passes of sessions ended on other nodes (Redis: heard
+    /// through the store's subscription, which catches up after any disconnection). Runs
+    /// until dropped; with the memory store (one node) there is nothing to hear.
+    pub async fn follow_revocations(&self) {
+        match self.store.redis() {
+            Some(redis) => {
+                redis
+                    .follow_revocations(|r| {
+                        self.passes.revoke(&r.session, r.until, unix_ms() / 1000)
+                    })
+                    .await
+            }
+            None => std::future::pending().await,
+        }
+    }
+
     /// Runs admission for every room once and refreshes room metrics.
     pub async fn tick(&self) {
         let now = unix_ms();

@@ -16,6 +16,11 @@
 //! the room's lease; a node that does not hold it calls nobody. When the holder dies,
 //! another ticking node takes over within one lease.
 //!
+//! **Ended sessions reach every node**: [`Store::end_session`] records the session in
+//! the room's `revoked` set and publishes it; [`RedisStore::follow_revocations`]
+//! (`redis_revocations.rs`) hands those to the node's passes, catching up from the set
+//! after any disconnection.
+//!
 //! **Fail closed**: every error (connection refused, timeout, script error) is
 //! [`StoreError::Unavailable`], within a bounded time; the connection manager reconnects
 //! by itself when Redis is back.
@@ -39,6 +44,11 @@ use crate::room::{
 
 #[path = "redis_codec.rs"]
 mod codec;
+
+#[path = "redis_revocations.rs"]
+mod revocations;
+
+pub use self::revocations::Revocation;
 
 /// How to reach Redis and share rooms there.
 #[derive(Debug, Clone)]
@@ -114,9 +124,12 @@ impl Scripts {
 }
 
 /// The key parts of a room, in the order the scripts expect them (see `common.lua`).
-const KEY_PARTS: [&str; 9] = [
-    "meta", "waiting", "seen", "called", "recall", "state", "sessions", "calls", "lease",
+const KEY_PARTS: [&str; 10] = [
+    "meta", "waiting", "seen", "called", "recall", "state", "sessions", "calls", "lease", "revoked",
 ];
+
+/// Index of the `revoked` set (sessions ended on any node) among a room's keys.
+const REVOKED: usize = 9;
 
 /// A pre-queue draw: (seed, entries) → entry → offset from the first drawn place.
 type DrawCache = (u64, usize, Arc<Vec<u32>>);
@@ -144,6 +157,8 @@ pub struct RedisStore {
     conn: RwLock<ConnectionManager>,
     rooms: HashMap<String, RoomEntry>,
     node: String,
+    /// Where ended sessions are published (`<prefix>:revoked`).
+    channel: String,
     lease_ms: u64,
     /// Longest one operation may take, whatever happens underneath.
     op_timeout: Duration,
@@ -211,6 +226,7 @@ impl RedisStore {
             conn: RwLock::new(conn),
             rooms,
             node: format!("{:016x}", random_u64()),
+            channel: format!("{}:revoked", opts.prefix),
             lease_ms: opts.lease.as_millis().max(1) as u64,
             op_timeout: opts.connect_timeout + opts.response_timeout * 2,
             commands: AtomicU64::new(0),
@@ -456,7 +472,18 @@ impl Store for RedisStore {
     }
 
     async fn end_session(&self, room: &str, session: &str) -> Result<bool, StoreError> {
-        let args = vec!["end".to_string(), session.to_string()];
+        // No pass of the session outlives `bound`: each expires within `session_idle` of
+        // being minted or renewed (give or take the nodes' clocks).
+        let idle = lock(&self.entry(room)?.configured).session_idle.as_secs();
+        let now = revocations::unix_secs();
+        let bound = now + idle + revocations::CLOCK_SLACK_SECS;
+        let args = vec![
+            "end".to_string(),
+            session.to_string(),
+            now.to_string(),
+            bound.to_string(),
+            self.channel.clone(),
+        ];
         self.call(room, &SCRIPTS.session, args, |v| Ok(codec::int(v)? == 1))
             .await
     }

@@ -291,3 +291,114 @@ async fn unknown_rooms_and_bad_urls_are_errors() {
         .err()
         .is_some_and(|e| e.to_string().contains("redis://")));
 }
+
+/// Follows `node`'s revocations into a channel, as the gate does into its passes.
+fn follower(
+    node: Arc<RedisStore>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::mpsc::UnboundedReceiver<Revocation>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        node.follow_revocations(move |r| {
+            let _ = tx.send(r);
+        })
+        .await
+    });
+    (task, rx)
+}
+
+/// Waits (up to `within`) until `session` is heard; others heard meanwhile are skipped.
+async fn hear(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Revocation>,
+    session: &str,
+    within: Duration,
+) -> Revocation {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(r)) if r.session == session => return r,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the follower stopped"),
+            Err(_) => panic!("{session} not heard within {within:?}"),
+        }
+    }
+}
+
+/// How many connections listen for revocations.
+async fn subscribers(node: &RedisStore) -> u64 {
+    let (_, n): (String, u64) = redis::cmd("PUBSUB")
+        .arg(&["NUMSUB", "usher:revoked"])
+        .query_async(&mut node.conn())
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn an_ended_session_reaches_every_node_which_catches_up_after_a_disconnection() {
+    let mut server = RedisServer::start_with(true);
+    let s = settings(Mode::Queue);
+    let a = server.store(s).await;
+    let b = Arc::new(server.store(s).await);
+    let (task, mut heard) = follower(b.clone());
+
+    // Live: ended on A, heard by B at once, until its last pass has surely expired.
+    let t = Instant::now();
+    assert!(!a.end_session("r", "s0").await.unwrap());
+    let r = hear(&mut heard, "s0", Duration::from_secs(3)).await;
+    println!("heard by the other node after {:?}", t.elapsed());
+    assert!(r.until >= revocations::unix_secs() + s.session_idle.as_secs());
+
+    // B's subscription is dropped and cannot come back (Redis now wants a password;
+    // connections already open keep working): nobody hears what A ends meanwhile…
+    let mut conn = a.conn();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "requirepass", "sesame"])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: Value = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "pubsub"])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(subscribers(&a).await, 0);
+    assert!(!a.end_session("r", "s1").await.unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(subscribers(&a).await, 0, "B tried again, and was refused");
+    while let Ok(r) = heard.try_recv() {
+        assert_ne!(r.session, "s1", "heard while disconnected");
+    }
+    // …but once B subscribes again, it reads s1 from the set.
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "requirepass", ""])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    hear(&mut heard, "s1", Duration::from_secs(3)).await;
+
+    // Redis killed and restarted from its AOF: B resubscribes by itself and hears the
+    // next one; a node that starts now reads all three from the set.
+    server.kill();
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.end_session("r", "s2").await.is_err() {
+        assert!(Instant::now() < deadline, "Redis not back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    hear(&mut heard, "s2", Duration::from_secs(3)).await;
+    let (late, mut late_heard) = follower(Arc::new(server.store(s).await));
+    for session in ["s0", "s1", "s2"] {
+        hear(&mut late_heard, session, Duration::from_secs(3)).await;
+    }
+    let count: u64 = redis::cmd("ZCARD")
+        .arg("usher:{r}:revoked")
+        .query_async(&mut a.conn())
+        .await
+        .unwrap();
+    assert_eq!(count, 3);
+    task.abort();
+    late.abort();
+}

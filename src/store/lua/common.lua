@@ -14,8 +14,10 @@
 --   7 sessions  zset session id → expiry (s)
 --   8 calls     list "<second>:<count>": calls of the last minute, for the ETA
 --   9 lease     string: the node that runs admission (SET NX PX)
-local META, WAITING, SEEN, CALLED, RECALL, STATE, SESSIONS, CALLS, LEASE =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+--  10 revoked   zset session id → when its last pass expires (s): sessions ended on any
+--               node, read by a node catching up after its subscription was down
+local META, WAITING, SEEN, CALLED, RECALL, STATE, SESSIONS, CALLS, LEASE, REVOKED =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local floor, max, min = math.floor, math.max, math.min
 -- "No rate limit" (the memory room's f64::MAX).
 local UNLIMITED = 1e300
