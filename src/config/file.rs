@@ -158,6 +158,8 @@ pub struct LimitsFile {
     pub max_header_bytes: String,
     /// Most request header fields accepted.
     pub max_headers: usize,
+    /// Longest request target (path and query), e.g. "8KiB"; longer gets 414.
+    pub max_uri_bytes: String,
     /// Longest pause between two pieces of a request body; past it the request gets 408.
     pub client_body_timeout: String,
     /// Largest request body accepted, e.g. "10MiB"; larger gets 413.
@@ -177,6 +179,7 @@ impl Default for LimitsFile {
             header_read_timeout: "10s".into(),
             max_header_bytes: "16KiB".into(),
             max_headers: 100,
+            max_uri_bytes: "8KiB".into(),
             client_body_timeout: "30s".into(),
             max_body_bytes: "10MiB".into(),
             max_connections: 20_000,

@@ -173,6 +173,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Most header fields.
     pub max_headers: usize,
+    /// Longest request target in bytes.
+    pub max_uri_bytes: usize,
     /// Longest pause between two pieces of a request body.
     pub client_body_timeout: Duration,
     /// Largest request body in bytes.

@@ -180,6 +180,13 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
             "is over 1MiB; request heads that large are an attack, use e.g. \"16KiB\"",
         );
     }
+    let max_uri_bytes = p.size("limits.max_uri_bytes", &l.max_uri_bytes, 256);
+    if max_uri_bytes > max_header_bytes {
+        p.push(
+            "limits.max_uri_bytes",
+            "is larger than limits.max_header_bytes, which the request line counts towards; lower it (default \"8KiB\")",
+        );
+    }
     if l.max_headers == 0 || l.max_headers > 1000 {
         p.push(
             "limits.max_headers",
@@ -206,6 +213,7 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         header_read_timeout: p.duration("limits.header_read_timeout", &l.header_read_timeout),
         max_header_bytes: max_header_bytes as usize,
         max_headers: l.max_headers,
+        max_uri_bytes: max_uri_bytes as usize,
         client_body_timeout: p.duration("limits.client_body_timeout", &l.client_body_timeout),
         max_body_bytes: p.size("limits.max_body_bytes", &l.max_body_bytes, 0),
         max_connections: l.max_connections,

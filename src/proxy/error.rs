@@ -19,6 +19,9 @@ pub enum ProxyError {
     /// The request head is larger than `limits.max_header_bytes` or has too many fields.
     #[error("request head too large")]
     HeadersTooLarge,
+    /// The request target is longer than `limits.max_uri_bytes`.
+    #[error("request target too long")]
+    UriTooLong,
     /// The body is larger than `limits.max_body_bytes`.
     #[error("request body too large")]
     BodyTooLarge,
@@ -59,6 +62,7 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -81,6 +85,7 @@ impl ProxyError {
     fn visitor_message(&self) -> &'static str {
         match self {
             Self::HeadersTooLarge => "The request headers are too large.",
+            Self::UriTooLong => "The address is too long.",
             Self::BodyTooLarge => "The request body is too large.",
             Self::ClientBodyTimeout => "The request body stopped arriving. Please try again.",
             Self::BadRequest(_) => "The request is malformed.",
@@ -129,6 +134,7 @@ impl ProxyError {
         if matches!(
             self,
             Self::HeadersTooLarge
+                | Self::UriTooLong
                 | Self::BodyTooLarge
                 | Self::ClientBodyTimeout
                 | Self::BadRequest(_)

@@ -1,6 +1,7 @@
 //! The public request path. A request goes through named phases, in order:
 //!
-//! 1. `limits`    — refuse heads and bodies over the configured sizes (431/413).
+//! 1. `limits`    — refuse heads and bodies over the configured sizes (431/413), ambiguous
+//!    framing (400), and normalise the path (`path.rs`) that every later phase matches.
 //! 2. `endpoints` — `/_usher/…`: the waiting room's own API (`endpoints.rs`).
 //! 3. `gate`      — bypass rules, room match, pass check, or the room's decision: in now,
 //!    or the waiting page / 503 (`gate.rs`). Fails closed when the store is down.
@@ -18,6 +19,7 @@ mod error;
 pub mod gate;
 pub mod headers;
 pub mod page;
+pub mod path;
 mod upgrade;
 mod upstream;
 
@@ -161,8 +163,10 @@ impl Proxy {
         conn: &ConnInfo,
         request_id: &HeaderValue,
     ) -> Result<Response<ProxyBody>, ProxyError> {
-        // Phase 1: limits.
+        // Phase 1: limits and framing.
         check_limits(&req, &self.limits)?;
+        check_framing(&req)?;
+        normalize_path(&mut req)?;
         let live = self.live.load_full();
 
         // Phases 2 and 3: the waiting room.
@@ -382,6 +386,76 @@ impl Live {
     }
 }
 
+/// Phase 1: message framing that two parsers could read differently (request smuggling,
+/// RFC 9112 §6.1, §6.3, §3.2) is refused with 400, and the connection closed, rather than
+/// repaired: a transfer coding that does not end in `chunked` (or any on HTTP/1.0),
+/// conflicting `Content-Length`s, or a missing or repeated `Host`. (The parser refuses
+/// most of these itself; this is the check that does not depend on it.)
+fn check_framing(req: &Request<Incoming>) -> Result<(), ProxyError> {
+    if req.version() >= Version::HTTP_2 {
+        // The h2 codec enforces its own framing rules (no TE, no connection headers).
+        return Ok(());
+    }
+    let h = req.headers();
+    let te: Vec<&HeaderValue> = h.get_all(header::TRANSFER_ENCODING).iter().collect();
+    let cl: Vec<&HeaderValue> = h.get_all(header::CONTENT_LENGTH).iter().collect();
+    if !te.is_empty() {
+        // (With Content-Length too, the parser has already dropped it, reads the body as
+        // chunked and closes the connection after the answer: RFC 9112 §6.1.)
+        let last = te
+            .last()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(|c| c.trim().to_ascii_lowercase());
+        if req.version() == Version::HTTP_10 || last.as_deref() != Some("chunked") {
+            return Err(ProxyError::BadRequest("unsupported Transfer-Encoding"));
+        }
+    }
+    let mut lengths = cl
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("x").split(','))
+        .map(str::trim);
+    if let Some(first) = lengths.next() {
+        if lengths.any(|l| l != first) {
+            return Err(ProxyError::BadRequest("conflicting Content-Length"));
+        }
+    }
+    if req.version() == Version::HTTP_11 {
+        let hosts = h.get_all(header::HOST).iter().count();
+        if hosts != 1 {
+            return Err(ProxyError::BadRequest("an HTTP/1.1 request needs one Host"));
+        }
+    }
+    Ok(())
+}
+
+/// Phase 1: the path every later phase matches on (and the site receives), normalised.
+fn normalize_path<B>(req: &mut Request<B>) -> Result<(), ProxyError> {
+    let normal = path::normalize(req.uri().path()).map_err(|e| {
+        ProxyError::BadRequest(match e {
+            path::PathError::AboveRoot => "the path climbs above the root",
+            path::PathError::EncodedSeparator => "an encoded / or \\ in the path",
+            path::PathError::BadEscape => "a malformed %-escape in the path",
+        })
+    })?;
+    let Some(normal) = normal else {
+        return Ok(());
+    };
+    let target = match req.uri().query() {
+        Some(q) => format!("{normal}?{q}"),
+        None => normal,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = Some(
+        target
+            .parse()
+            .map_err(|_| ProxyError::BadRequest("unusable path"))?,
+    );
+    *req.uri_mut() =
+        http::Uri::from_parts(parts).map_err(|_| ProxyError::BadRequest("unusable path"))?;
+    Ok(())
+}
+
 /// Phase 1: sizes. hyper enforces its own buffer limits too; this is the exact one.
 fn check_limits(req: &Request<Incoming>, limits: &Limits) -> Result<(), ProxyError> {
     let h = req.headers();
@@ -390,6 +464,9 @@ fn check_limits(req: &Request<Incoming>, limits: &Limits) -> Result<(), ProxyErr
     }
     let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len())
         + req.uri().authority().map_or(0, |a| a.as_str().len());
+    if target > limits.max_uri_bytes {
+        return Err(ProxyError::UriTooLong);
+    }
     let head_bytes: usize = target
         + h.iter()
             .map(|(n, v)| n.as_str().len() + v.len() + 4)
