@@ -9,8 +9,14 @@ use arc_swap::ArcSwap;
 
 use http::{HeaderMap, HeaderValue, Method};
 
+mod keys;
+mod routing;
+mod upkeep;
+
+pub use routing::Policy;
+
 use super::cookies;
-use crate::config::rooms::{BypassRule, DefaultAction, RoomRoute, WaitingRoomSettings};
+use crate::config::rooms::{DefaultAction, RoomRoute, WaitingRoomSettings};
 use crate::config::store::StoreSettings;
 use crate::metrics::Metrics;
 use crate::pass::{PassClaims, Passes, Session};
@@ -18,6 +24,7 @@ use crate::room::ticket::{Phase, Ticket, TicketKeys};
 use crate::room::{Join, PreQueue, Visit};
 use crate::store::redis::RedisStore;
 use crate::store::{MemoryStore, QueueStore, Store, StoreError};
+use keys::{load_keys, ticket_keys};
 
 /// Header apps use to present a pass (browsers use the cookie).
 pub const PASS_HEADER: &str = "x-usher-pass";
@@ -128,30 +135,6 @@ pub struct Gate {
     pending_ends: std::sync::Mutex<Vec<(usize, String)>>,
 }
 
-/// The parts of the waiting room a config reload replaces. Rooms keep their index: a
-/// reload may change a room's settings and paths, not which rooms exist.
-pub struct Policy {
-    /// The rooms, in configured order.
-    pub routes: Vec<RoomRoute>,
-    bypass: Vec<BypassRule>,
-    default_action: DefaultAction,
-    fail_open: bool,
-}
-
-impl Policy {
-    fn new(settings: &WaitingRoomSettings) -> Self {
-        if settings.fail_open {
-            tracing::warn!("state.on_store_failure = \"open\": if the queue store fails, everyone is let in unqueued");
-        }
-        Self {
-            routes: settings.rooms.clone(),
-            bypass: settings.bypass.clone(),
-            default_action: settings.default_action,
-            fail_open: settings.fail_open,
-        }
-    }
-}
-
 /// Unix time in milliseconds.
 pub fn unix_ms() -> u64 {
     std::time::SystemTime::now()
@@ -242,46 +225,6 @@ impl Gate {
         }
         self.policy.store(Arc::new(Policy::new(settings)));
         Ok(())
-    }
-
-    /// Index of the room guarding `host` + `path`: the longest matching prefix wins.
-    pub fn route(&self, host: Option<&str>, path: &str) -> Option<usize> {
-        let host = host.map(|h| {
-            let h = h
-                .rsplit_once(':')
-                .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-                .map_or(h, |(h, _)| h);
-            h.to_ascii_lowercase()
-        });
-        let mut best: Option<(usize, usize)> = None;
-        for (i, r) in self.policy().routes.iter().enumerate() {
-            if !r.hosts.is_empty()
-                && !host
-                    .as_ref()
-                    .is_some_and(|h| r.hosts.iter().any(|x| x == h))
-            {
-                continue;
-            }
-            for prefix in &r.paths {
-                let hit = path == prefix
-                    || (path.starts_with(prefix.as_str())
-                        && (prefix.ends_with('/')
-                            || path.as_bytes().get(prefix.len()) == Some(&b'/')));
-                if hit && best.is_none_or(|(len, _)| prefix.len() > len) {
-                    best = Some((prefix.len(), i));
-                }
-            }
-        }
-        best.map(|(_, i)| i)
-    }
-
-    fn bypassed(&self, method: &Method, path: &str, headers: &HeaderMap, peer: IpAddr) -> bool {
-        self.policy().bypass.iter().any(|b| {
-            b.paths.as_ref().is_none_or(|g| g.is_match(path))
-                && (b.methods.is_empty() || b.methods.contains(method))
-                && (b.cidrs.is_empty() || b.cidrs.iter().any(|n| n.contains(&peer)))
-                && b.headers.iter().all(|(k, v)| headers.get(k) == Some(v))
-        })
     }
 
     /// Phases 2–5 for a request that is not for `/_usher/`.
@@ -538,103 +481,6 @@ impl Gate {
         self.policy().routes.iter().position(|r| r.name == name)
     }
 
-    /// Ends a session at once (leave, or `X-Usher-Complete` from the site) and calls the
-    /// next visitor right away rather than at the next tick.
-    pub async fn end_session(&self, ri: usize, claims: &PassClaims) {
-        let now = unix_ms();
-        self.passes.revoke(&claims.jti, claims.send, now / 1000);
-        let name = &self.policy().routes[ri].name;
-        match self.store.end_session(name, &claims.jti).await {
-            Ok(true) => {
-                let _ = self.store.tick(name, now).await;
-            }
-            Ok(false) => {}
-            Err(_) => self
-                .pending_ends
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((ri, claims.jti.clone())),
-        }
-    }
-
-    /// Refuses, from now on, the passes of sessions ended on other nodes (Redis: heard
-    /// through the store's subscription, which catches up after any disconnection). Runs
-    /// until dropped; with the memory store (one node) there is nothing to hear.
-    pub async fn follow_revocations(&self) {
-        match self.store.redis() {
-            Some(redis) => {
-                redis
-                    .follow_revocations(|r| {
-                        self.passes.revoke(&r.session, r.until, unix_ms() / 1000)
-                    })
-                    .await
-            }
-            None => std::future::pending().await,
-        }
-    }
-
-    /// Runs admission for every room once and refreshes room metrics.
-    pub async fn tick(&self) {
-        let now = unix_ms();
-        let mut up = true;
-        let pending =
-            std::mem::take(&mut *self.pending_ends.lock().unwrap_or_else(|p| p.into_inner()));
-        for (ri, jti) in pending {
-            if self
-                .store
-                .end_session(&self.policy().routes[ri].name, &jti)
-                .await
-                .is_err()
-            {
-                self.pending_ends
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push((ri, jti));
-            }
-        }
-        for r in &self.policy().routes {
-            let lease = self
-                .metrics
-                .room_lease
-                .with_label_values(&[r.name.as_str()]);
-            if self.store.tick(&r.name, now).await.is_err() {
-                up = false;
-                lease.set(0);
-                continue;
-            }
-            let leader = self.store.redis().is_none_or(|s| s.holds_lease(&r.name));
-            lease.set(leader as i64);
-            if let Ok(s) = self.store.stats(&r.name).await {
-                let g = |state: &str| {
-                    self.metrics
-                        .room_visitors
-                        .with_label_values(&[r.name.as_str(), state])
-                };
-                g("waiting").set(s.waiting as i64);
-                g("recalled_waiting").set(s.recalled_waiting as i64);
-                g("called").set(s.called as i64);
-                g("active").set(s.active as i64);
-                for (event, total) in [
-                    ("admitted", s.admitted_total),
-                    ("lapsed", s.lapsed_total),
-                    ("abandoned", s.abandoned_total),
-                    ("recalled", s.recalled_total),
-                ] {
-                    let c = self
-                        .metrics
-                        .room_events
-                        .with_label_values(&[r.name.as_str(), event]);
-                    c.inc_by(total.saturating_sub(c.get()));
-                }
-                self.metrics
-                    .room_wait
-                    .with_label_values(&[r.name.as_str()])
-                    .set(s.estimated_wait_seconds.map_or(f64::NAN, f64::from));
-            }
-        }
-        self.metrics.store_up.set(up as i64);
-    }
-
     fn random_u64(&self) -> u64 {
         let mut b = [0u8; 8];
         let _ = ring::rand::SecureRandom::fill(&self.rng, &mut b);
@@ -659,70 +505,4 @@ pub fn pass_from(headers: &HeaderMap) -> Option<&str> {
         .get(PASS_HEADER)
         .and_then(|v| v.to_str().ok())
         .or_else(|| cookies::get(headers, cookies::PASS))
-}
-
-/// Loads the ticket secret, creating it (0600) on first start.
-/// The configured pass keys (`None` when no signing key is configured).
-fn load_keys(settings: &WaitingRoomSettings) -> Result<Option<crate::pass::KeyRing>, GateError> {
-    let read = |p: &std::path::Path| {
-        std::fs::read_to_string(p).map_err(|source| GateError::Read {
-            path: p.display().to_string(),
-            source,
-        })
-    };
-    let Some(path) = &settings.signing_key else {
-        return Ok(None);
-    };
-    let kid = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("pass")
-        .to_string();
-    let mut others = Vec::new();
-    for (k, p) in &settings.verify_keys {
-        others.push((k.clone(), read(p)?));
-    }
-    Ok(Some(crate::pass::KeyRing::from_pem(
-        &kid,
-        &read(path)?,
-        &others,
-    )?))
-}
-
-/// The ticket secret from `path`; created there first when `create` and missing.
-fn ticket_keys(path: &std::path::Path, create: bool) -> Result<TicketKeys, GateError> {
-    let secret = match std::fs::read(path) {
-        Ok(s) => s,
-        Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
-            let s = TicketKeys::random_secret()
-                .ok_or_else(|| GateError::TicketSecret(path.display().to_string()))?;
-            write_secret(path, &s).map_err(|source| GateError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-            tracing::info!(path = %path.display(), "created a ticket secret");
-            s
-        }
-        Err(source) => {
-            return Err(GateError::Read {
-                path: path.display().to_string(),
-                source,
-            })
-        }
-    };
-    TicketKeys::new(&[secret]).ok_or_else(|| GateError::TicketSecret(path.display().to_string()))
-}
-
-fn write_secret(path: &std::path::Path, secret: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(secret)?;
-    f.sync_all()
 }
