@@ -36,6 +36,9 @@ pub struct Metrics {
     pub store_up: prometheus::IntGauge,
     /// Config reloads by result (`ok`, `error`).
     pub config_reloads: IntCounterVec,
+    /// Abuse defences at work: `event` is `challenge_issued`, `challenge_solved`,
+    /// `challenge_failed`, `too_many_places` or `pass_shared`.
+    pub abuse: IntCounterVec,
     /// Per room: 1 while this node calls visitors (holds the admission lease), else 0.
     pub room_lease: IntGaugeVec,
 }
@@ -119,8 +122,16 @@ impl Metrics {
             ),
             &["room"],
         )?;
+        let abuse = IntCounterVec::new(
+            Opts::new(
+                "usher_abuse_total",
+                "Abuse defences at work: challenges issued/solved/failed, places refused to a network over its cap, passes revoked for sharing.",
+            ),
+            &["event"],
+        )?;
         for c in [
             Box::new(config_reloads.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(abuse.clone()),
             Box::new(room_lease.clone()),
             Box::new(pass_rejections.clone()),
             Box::new(room_visitors.clone()),
@@ -157,6 +168,7 @@ impl Metrics {
             store_up,
             config_reloads,
             room_lease,
+            abuse,
         })
     }
 

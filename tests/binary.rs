@@ -329,6 +329,10 @@ fn check_config_rejects_bad_configs_naming_the_field() {
         (format!("{up}[store]\nurl = \"redis://127.0.0.1:6379/0\"\n"), &["passes.signing_key", "state.ticket_secret", "same"]),
         (format!("{up}[store]\nurl = \"redis://127.0.0.1:6379/0\"\nlease = \"0s\"\nkey_prefix = \"a b\"\n"), &["store.lease", "store.key_prefix"]),
         (format!("{up}[state]\nticket_secret = \"/nonexistent/ticket.key\"\n"), &["state.ticket_secret", "32 random bytes"]),
+        (format!("{up}[abuse]\nchallenge_bits = 40\n"), &["abuse.challenge_bits", "phone"]),
+        (format!("{up}[abuse]\nchallenge_bits = 16\nchallenge_max_bits = 10\n"), &["abuse.challenge_max_bits"]),
+        (format!("{up}[abuse]\ntickets_window = \"forever\"\n"), &["abuse.tickets_window", "not a duration"]),
+        (format!("{up}[limits]\nmax_uri_bytes = \"64KiB\"\n"), &["limits.max_uri_bytes", "max_header_bytes"]),
         // Schema errors from the parser name the field too.
         (
             format!("{up}[limits]\nmax_conections = 10\n"),

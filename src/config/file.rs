@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub state: super::rooms::StateFileSection,
     /// Where rooms live: memory or Redis.
     pub store: super::store::StoreFile,
+    /// What skipping the line costs.
+    pub abuse: super::abuse::AbuseFile,
     /// Requests no room matches.
     pub routing: super::rooms::RoutingFile,
     /// Requests that skip the waiting room.

@@ -4,6 +4,7 @@
 //! Validation collects *all* problems at once and names each field with the fix, so an
 //! operator fixes a file in one round instead of one error per restart.
 
+pub mod abuse;
 pub mod backend;
 mod file;
 pub mod rooms;

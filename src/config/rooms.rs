@@ -265,6 +265,8 @@ pub struct WaitingRoomSettings {
     pub ticket_secret: Option<PathBuf>,
     /// Where rooms live.
     pub store: super::store::StoreSettings,
+    /// Join challenge and per-network caps.
+    pub abuse: super::abuse::AbuseSettings,
 }
 
 /// Validates the waiting-room sections.
@@ -482,5 +484,6 @@ pub(super) fn validate(
         fail_open,
         ticket_secret,
         store,
+        abuse: Default::default(),
     }
 }

@@ -271,7 +271,7 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         );
     }
 
-    let waiting_room = super::rooms::validate(
+    let mut waiting_room = super::rooms::validate(
         &mut p,
         &file.rooms,
         &file.bypass,
@@ -280,6 +280,7 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         &file.state,
         &file.store,
     );
+    waiting_room.abuse = super::abuse::validate(&mut p, &file.abuse);
 
     // [admin]
     let admin_token = std::env::var("USHER_ADMIN_TOKEN")

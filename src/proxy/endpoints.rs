@@ -4,13 +4,17 @@
 use http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 
 use super::cookies;
-use super::gate::{pass_from, unix_ms, Gate, Outcome};
+use super::gate::{pass_from, unix_ms, Arrival, Gate, Outcome};
 use super::page::{self, json, query_param, safe_return_to};
 use super::ProxyBody;
 use crate::room::Visit;
 
-/// Answers a `/_usher/…` request.
-pub async fn handle<B>(gate: &Gate, req: &Request<B>) -> http::Response<ProxyBody> {
+/// Answers a `/_usher/…` request from `client`.
+pub async fn handle<B>(
+    gate: &Gate,
+    req: &Request<B>,
+    client: std::net::IpAddr,
+) -> http::Response<ProxyBody> {
     let path = req.uri().path();
     let query = req.uri().query();
     match (req.method(), path) {
@@ -27,7 +31,15 @@ pub async fn handle<B>(gate: &Gate, req: &Request<B>) -> http::Response<ProxyBod
             r
         }
         (&Method::GET, "/_usher/status") | (&Method::POST, "/_usher/join") => {
-            status(gate, req.headers(), query, req.method() == Method::POST).await
+            let arrival = Arrival::new(client, req.headers());
+            status(
+                gate,
+                req.headers(),
+                query,
+                req.method() == Method::POST,
+                &arrival,
+            )
+            .await
         }
         (&Method::POST, "/_usher/leave") => leave(gate, req.headers()).await,
         (_, "/_usher/jwks.json" | "/_usher/status" | "/_usher/join" | "/_usher/leave") => {
@@ -61,6 +73,7 @@ async fn status(
     headers: &HeaderMap,
     query: Option<&str>,
     may_join: bool,
+    arrival: &Arrival<'_>,
 ) -> http::Response<ProxyBody> {
     let app = bearer(headers);
     let return_to = safe_return_to(query_param(query, "return_to").as_deref());
@@ -93,7 +106,7 @@ async fn status(
             r#"{"error":{"code":"no_ticket","message":"join first (POST /_usher/join?room=NAME)"}}"#.into(),
         );
     }
-    match gate.admit(ri, ticket, now).await {
+    match gate.admit(ri, ticket, arrival, now).await {
         Ok(Outcome::Pass(token, claims)) => {
             let mut r = json(
                 "called",
@@ -144,6 +157,10 @@ async fn status(
             r
         }
         Ok(Outcome::Closed) => json("closed", &room, None, &return_to, None),
+        Ok(Outcome::Challenge(token, bits)) => {
+            page::challenge_json(&room, &token, bits, &return_to)
+        }
+        Ok(Outcome::TooMany(secs)) => page::too_many_json(&room, secs),
         Err(e) => {
             // Fail closed: the place is kept (the ticket is untouched), nobody new gets in.
             let _ = gate.store_failed(ri, e, Vec::new());

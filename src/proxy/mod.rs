@@ -13,6 +13,7 @@
 //!    `X-Request-Id` and usher's cookies, tunnel upgrades.
 
 mod body;
+pub mod challenge;
 pub mod cookies;
 mod endpoints;
 mod error;
@@ -172,19 +173,15 @@ impl Proxy {
         // Phases 2 and 3: the waiting room.
         let admission = match &self.gate {
             Some(gate) if req.uri().path().starts_with("/_usher/") => {
-                return Ok(endpoints::handle(gate, &req).await);
+                let client = headers::client_ip(req.headers(), conn.peer.ip(), &live.trusted);
+                return Ok(endpoints::handle(gate, &req, client).await);
             }
             Some(gate) => {
+                let client = headers::client_ip(req.headers(), conn.peer.ip(), &live.trusted);
                 let host = client_host_of(req.headers(), req.uri());
                 let host = host.as_ref().and_then(|h| h.to_str().ok());
                 match gate
-                    .decide(
-                        req.method(),
-                        host,
-                        req.uri().path(),
-                        req.headers(),
-                        conn.peer.ip(),
-                    )
+                    .decide(req.method(), host, req.uri().path(), req.headers(), client)
                     .await
                 {
                     gate::Decision::Forward(a) => a,
@@ -375,9 +372,10 @@ impl Live {
                 room,
                 &return_to,
                 page::accepts_gzip(req.headers()),
+                answer.challenge.as_deref(),
             )
         } else {
-            page::api_wait(answer.standing, room)
+            page::api_wait(answer.standing, room, answer.challenge.as_deref())
         };
         for c in answer.set_cookies {
             resp.headers_mut().append(header::SET_COOKIE, c);

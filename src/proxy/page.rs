@@ -198,8 +198,13 @@ impl Pages {
         room: &str,
         return_to: &str,
         gzip: bool,
+        challenge: Option<&str>,
     ) -> Response<ProxyBody> {
         let (state, msg_key, pos) = describe(standing);
+        let bits = match standing {
+            Standing::Challenge(b) => b,
+            _ => 0,
+        };
         let (ahead, behind, eta, poll_ms) = match (pos, standing) {
             (_, Standing::PreQueue(secs)) => (
                 "—".into(),
@@ -224,7 +229,7 @@ impl Pages {
             "/_usher/status?room={room}&return_to={}",
             percent(return_to)
         );
-        let dynamic: [(&str, String); 9] = [
+        let dynamic: [(&str, String); 11] = [
             ("LANG", lang.key().into()),
             ("STATE", state.into()),
             ("MESSAGE", self.text(lang, msg_key).into()),
@@ -234,6 +239,8 @@ impl Pages {
             ("POLL_MS", poll_ms.to_string()),
             ("REFRESH_SECS", (poll_ms / 1000).clamp(2, 30).to_string()),
             ("RETURN_TO", return_to.into()),
+            ("CHALLENGE", challenge.unwrap_or_default().into()),
+            ("BITS", bits.to_string()),
         ];
         let mut out = self.template.clone();
         for (k, v) in dynamic.iter() {
@@ -248,6 +255,7 @@ impl Pages {
         let status = match standing {
             Standing::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Standing::NotFound => StatusCode::NOT_FOUND,
+            Standing::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::OK,
         };
         let compressed = gzip.then(|| compress(out.as_bytes())).flatten();
@@ -278,6 +286,8 @@ fn describe(s: Standing) -> (&'static str, &'static str, Option<crate::room::Pos
         Standing::PreQueue(_) => ("waiting", "T_WAITING", None),
         Standing::Closed => ("closed", "T_CLOSED", None),
         Standing::Unavailable | Standing::NotFound => ("unavailable", "T_UNAVAILABLE", None),
+        Standing::Challenge(_) => ("challenge", "T_CHALLENGE", None),
+        Standing::TooMany(_) => ("too_many", "T_TOO_MANY", None),
     }
 }
 
@@ -313,9 +323,59 @@ pub fn json(
     respond(status, "application/json", v.to_string())
 }
 
+/// A join challenge for an app or the page's script (`428`): solve it, then send
+/// `POST /_usher/join` with `X-Usher-Challenge` and `X-Usher-Solution`.
+pub fn challenge_json(
+    room: &str,
+    challenge: &str,
+    bits: u8,
+    return_to: &str,
+) -> Response<ProxyBody> {
+    let v = serde_json::json!({
+        "room": room,
+        "state": "challenge",
+        "challenge": challenge,
+        "difficulty": bits,
+        "join": format!("/_usher/join?room={room}"),
+        "return_to": return_to,
+    });
+    respond(
+        StatusCode::PRECONDITION_REQUIRED,
+        "application/json",
+        v.to_string(),
+    )
+}
+
+/// This network took its share of places (`429` with `Retry-After`).
+pub fn too_many_json(room: &str, retry_after: u64) -> Response<ProxyBody> {
+    let v = serde_json::json!({
+        "room": room,
+        "state": "too_many",
+        "retry_after": retry_after,
+        "poll_ms": retry_after.clamp(1, 3600) * 1000,
+    });
+    let mut r = respond(
+        StatusCode::TOO_MANY_REQUESTS,
+        "application/json",
+        v.to_string(),
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
 /// The standing as JSON, for a request that is not a page load (API calls, non-GET):
-/// `503` with `Retry-After` so clients back off, never an HTML page.
-pub fn api_wait(standing: Standing, room: &str) -> Response<ProxyBody> {
+/// `503` with `Retry-After` so clients back off, never an HTML page; a challenge to
+/// solve (`428`) or a network over its cap (`429`).
+pub fn api_wait(standing: Standing, room: &str, challenge: Option<&str>) -> Response<ProxyBody> {
+    match standing {
+        Standing::Challenge(bits) => {
+            return challenge_json(room, challenge.unwrap_or_default(), bits, "/")
+        }
+        Standing::TooMany(secs) => return too_many_json(room, secs.into()),
+        _ => {}
+    }
     let (state, _, pos) = describe(standing);
     let mut r = json(state, room, pos, "/", None);
     *r.status_mut() = match standing {

@@ -18,6 +18,7 @@ fn builtin_page_is_small_and_has_a_strict_csp() {
         "booking",
         "/book?x=<1>",
         false,
+        None,
     );
     let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
         .to_str()
@@ -34,6 +35,7 @@ fn builtin_page_is_small_and_has_a_strict_csp() {
         "booking",
         "/book?x=<1>",
         true,
+        None,
     );
     assert_eq!(z.headers()[header::CONTENT_ENCODING], "gzip");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -89,7 +91,14 @@ fn operator_template_replaces_the_builtin_one() {
         eta_seconds: None,
         poll_ms: 1000,
     };
-    let r = pages.html(Lang::En, Standing::Waiting(pos, false), "r", "/", false);
+    let r = pages.html(
+        Lang::En,
+        Standing::Waiting(pos, false),
+        "r",
+        "/",
+        false,
+        None,
+    );
     let body = body(r);
     assert!(body.contains("<h1>Acme Waiting</h1><p>3"), "{body}");
     // Placeholders inside <script> would break the CSP hash: refused.

@@ -68,6 +68,11 @@ impl Pki {
 
     /// A client TLS config trusting only this CA, offering `alpn`.
     pub fn client(&self, alpn: &[&[u8]]) -> TlsConnector {
+        TlsConnector::from(self.client_config(alpn))
+    }
+
+    /// The rustls client config behind [`Pki::client`].
+    pub fn client_config(&self, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.ca.clone()).unwrap();
         let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -78,7 +83,7 @@ impl Pki {
         .with_root_certificates(roots)
         .with_no_client_auth();
         cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        TlsConnector::from(Arc::new(cfg))
+        Arc::new(cfg)
     }
 
     pub async fn tls(&self, addr: SocketAddr, alpn: &[&[u8]]) -> TlsStream<TcpStream> {

@@ -34,8 +34,12 @@ pub(super) fn load_keys(
     )?))
 }
 
-/// The ticket secret from `path`; created there (0600) first when `create` and missing.
-pub(super) fn ticket_keys(path: &std::path::Path, create: bool) -> Result<TicketKeys, GateError> {
+/// The ticket secret from `path` (created there, 0600, first when `create` and missing):
+/// the ticket keys, and the raw secret other keys are derived from.
+pub(super) fn ticket_keys(
+    path: &std::path::Path,
+    create: bool,
+) -> Result<(TicketKeys, Vec<u8>), GateError> {
     let secret = match std::fs::read(path) {
         Ok(s) => s,
         Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
@@ -55,7 +59,9 @@ pub(super) fn ticket_keys(path: &std::path::Path, create: bool) -> Result<Ticket
             })
         }
     };
-    TicketKeys::new(&[secret]).ok_or_else(|| GateError::TicketSecret(path.display().to_string()))
+    let keys = TicketKeys::new(std::slice::from_ref(&secret))
+        .ok_or_else(|| GateError::TicketSecret(path.display().to_string()))?;
+    Ok((keys, secret))
 }
 
 fn write_secret(path: &std::path::Path, secret: &[u8]) -> std::io::Result<()> {

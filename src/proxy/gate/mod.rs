@@ -9,19 +9,23 @@ use arc_swap::ArcSwap;
 
 use http::{HeaderMap, HeaderValue, Method};
 
+mod abuse;
 mod keys;
 mod routing;
 mod upkeep;
 
 pub use routing::Policy;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::challenge::{Challenges, CHALLENGE_HEADER, SOLUTION_HEADER};
 use super::cookies;
 use crate::config::rooms::{DefaultAction, RoomRoute, WaitingRoomSettings};
 use crate::config::store::StoreSettings;
 use crate::metrics::Metrics;
 use crate::pass::{PassClaims, Passes, Session};
 use crate::room::ticket::{Phase, Ticket, TicketKeys};
-use crate::room::{Join, PreQueue, Visit};
+use crate::room::{Join, Mode, PreQueue, Visit};
 use crate::store::redis::RedisStore;
 use crate::store::{MemoryStore, QueueStore, Store, StoreError};
 use keys::{load_keys, ticket_keys};
@@ -92,6 +96,8 @@ pub struct Answer {
     pub standing: Standing,
     /// Cookies to set.
     pub set_cookies: Vec<HeaderValue>,
+    /// The challenge to solve, with `Standing::Challenge`.
+    pub challenge: Option<String>,
 }
 
 /// A visitor's standing when not let through.
@@ -107,6 +113,10 @@ pub enum Standing {
     Unavailable,
     /// No room and `default_action = "deny"`.
     NotFound,
+    /// A place costs a solved challenge of this many bits (the challenge is in the answer).
+    Challenge(u8),
+    /// This network took its share of places; try again in this many seconds (429).
+    TooMany(u32),
 }
 
 /// The result of asking the room about a visitor.
@@ -117,6 +127,30 @@ pub enum Outcome {
     Wait(Ticket, bool, Visit),
     /// The room is closed.
     Closed,
+    /// A place costs a solved challenge first: this one, at this difficulty.
+    Challenge(String, u8),
+    /// This network took its share of places; it may take another in this many seconds.
+    TooMany(u64),
+}
+
+/// Who is asking for a place: their network (after trusted proxies) and their answer to
+/// a join challenge, if any.
+pub struct Arrival<'a> {
+    /// The client's address.
+    pub client: IpAddr,
+    /// `(challenge, solution)` from the request headers.
+    pub answer: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> Arrival<'a> {
+    /// The arrival of a request from `client` with `headers`.
+    pub fn new(client: IpAddr, headers: &'a HeaderMap) -> Self {
+        let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        Self {
+            client,
+            answer: h(CHALLENGE_HEADER).zip(h(SOLUTION_HEADER)),
+        }
+    }
 }
 
 /// The waiting room's shared state: routes, store, keys.
@@ -130,6 +164,12 @@ pub struct Gate {
     tickets: TicketKeys,
     metrics: Arc<Metrics>,
     rng: ring::rand::SystemRandom,
+    /// Join challenges (keyed from the ticket secret, so every node agrees).
+    challenges: Challenges,
+    /// Per-network join accounting.
+    guard: abuse::Guard,
+    /// Per room: a line has formed (as of the last tick), so joining costs a challenge.
+    busy: Box<[AtomicBool]>,
     /// Sessions that ended while the store was down: (room, session id), applied when it
     /// answers again so their slots are not held until they time out.
     pending_ends: std::sync::Mutex<Vec<(usize, String)>>,
@@ -161,7 +201,7 @@ impl Gate {
             path: settings.state_dir.display().to_string(),
             source,
         })?;
-        let tickets = match &settings.ticket_secret {
+        let (tickets, secret) = match &settings.ticket_secret {
             Some(path) => ticket_keys(path, false)?,
             None => ticket_keys(&settings.state_dir.join("ticket.key"), true)?,
         };
@@ -191,6 +231,13 @@ impl Gate {
             store: Arc::new(store),
             passes: Passes::new(keys, &settings.issuer),
             tickets,
+            challenges: Challenges::new(&secret),
+            guard: abuse::Guard::default(),
+            busy: settings
+                .rooms
+                .iter()
+                .map(|_| AtomicBool::new(false))
+                .collect(),
             metrics,
             rng: ring::rand::SystemRandom::new(),
             pending_ends: std::sync::Mutex::new(Vec::new()),
@@ -227,16 +274,17 @@ impl Gate {
         Ok(())
     }
 
-    /// Phases 2–5 for a request that is not for `/_usher/`.
+    /// Phases 2–5 for a request that is not for `/_usher/`, from `client` (the peer, or
+    /// the address a trusted proxy forwarded for).
     pub async fn decide(
         &self,
         method: &Method,
         host: Option<&str>,
         path: &str,
         headers: &HeaderMap,
-        peer: IpAddr,
+        client: IpAddr,
     ) -> Decision {
-        if self.bypassed(method, path, headers, peer) {
+        if self.bypassed(method, path, headers, client) {
             return Decision::Forward(Admission::default());
         }
         let Some(ri) = self.route(host, path) else {
@@ -246,6 +294,7 @@ impl Gate {
                     room: None,
                     standing: Standing::NotFound,
                     set_cookies: Vec::new(),
+                    challenge: None,
                 }),
             };
         };
@@ -260,7 +309,8 @@ impl Gate {
         let ticket = cookies::get(headers, cookies::TICKET)
             .and_then(|t| self.tickets.verify(t).ok())
             .filter(|t| t.room == self.policy().routes[ri].name);
-        match self.admit(ri, ticket, now_ms).await {
+        let arrival = Arrival::new(client, headers);
+        match self.admit(ri, ticket, &arrival, now_ms).await {
             Ok(Outcome::Pass(token, claims)) => {
                 set_cookies.extend(self.pass_cookie(&token, &claims, now_ms));
                 set_cookies.push(cookies::clear(cookies::TICKET));
@@ -288,12 +338,26 @@ impl Gate {
                     room: Some(ri),
                     standing,
                     set_cookies,
+                    challenge: None,
                 })
             }
             Ok(Outcome::Closed) => Decision::Answer(Answer {
                 room: Some(ri),
                 standing: Standing::Closed,
                 set_cookies,
+                challenge: None,
+            }),
+            Ok(Outcome::Challenge(token, bits)) => Decision::Answer(Answer {
+                room: Some(ri),
+                standing: Standing::Challenge(bits),
+                set_cookies,
+                challenge: Some(token),
+            }),
+            Ok(Outcome::TooMany(secs)) => Decision::Answer(Answer {
+                room: Some(ri),
+                standing: Standing::TooMany(secs.min(u32::MAX as u64) as u32),
+                set_cookies,
+                challenge: None,
             }),
             Err(e) => self.store_failed(ri, e, set_cookies),
         }
@@ -319,6 +383,7 @@ impl Gate {
             room: Some(ri),
             standing: Standing::Unavailable,
             set_cookies,
+            challenge: None,
         })
     }
 
@@ -364,6 +429,7 @@ impl Gate {
         &self,
         ri: usize,
         ticket: Option<Ticket>,
+        arrival: &Arrival<'_>,
         now_ms: u64,
     ) -> Result<Outcome, StoreError> {
         let policy = self.policy();
@@ -403,12 +469,21 @@ impl Gate {
                 }
             }
         }
+        // A new place: what it costs this network first.
+        let net = abuse::Network::of(arrival.client);
+        if let Some(out) = self.gatekeep(ri, net, arrival, now_ms) {
+            return Ok(out);
+        }
         let jti = self
             .passes
             .session_id()
             .map_err(|_| StoreError::Unavailable)?;
         let visitor = self.random_u64();
-        match self.store.join(&room.name, &jti, now_ms).await? {
+        let joined = self.store.join(&room.name, &jti, now_ms).await?;
+        if !matches!(joined, Join::Closed) {
+            self.guard.took_place(net, &policy.abuse, now_ms / 1000);
+        }
+        match joined {
             Join::Admitted => self.mint(ri, &format!("{visitor:016x}"), &jti, now_ms),
             Join::Queued(place) => {
                 let t = new_ticket(&room.name, visitor, place, Phase::Fifo, now_ms);
@@ -425,6 +500,63 @@ impl Gate {
             }
             Join::Closed => Ok(Outcome::Closed),
         }
+    }
+
+    /// The price of a new place for `net`: nothing, a challenge to solve first, or —
+    /// over the network's cap — a refusal for now.
+    fn gatekeep(
+        &self,
+        ri: usize,
+        net: abuse::Network,
+        arrival: &Arrival<'_>,
+        now_ms: u64,
+    ) -> Option<Outcome> {
+        let now = now_ms / 1000;
+        let policy = self.policy();
+        let a = &policy.abuse;
+        if let Some(secs) = self.guard.over_cap(net, a, now) {
+            self.metrics
+                .abuse
+                .with_label_values(&["too_many_places"])
+                .inc();
+            return Some(Outcome::TooMany(secs));
+        }
+        let room = &policy.routes[ri];
+        let line = match room.settings.mode {
+            Mode::Queue | Mode::Paused => true,
+            Mode::Auto => self.busy[ri].load(Ordering::Relaxed),
+            Mode::Open | Mode::Closed => false,
+        };
+        if a.challenge_bits == 0 || !line {
+            return None;
+        }
+        let bits = self.guard.attempt(net, a, now);
+        if let Some((challenge, solution)) = arrival.answer {
+            match self.challenges.redeem(challenge, solution, &room.name, now) {
+                Ok(_) => {
+                    self.metrics
+                        .abuse
+                        .with_label_values(&["challenge_solved"])
+                        .inc();
+                    return None;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "join challenge refused");
+                    self.metrics
+                        .abuse
+                        .with_label_values(&["challenge_failed"])
+                        .inc();
+                }
+            }
+        }
+        self.metrics
+            .abuse
+            .with_label_values(&["challenge_issued"])
+            .inc();
+        Some(Outcome::Challenge(
+            self.challenges.issue(&room.name, bits, now),
+            bits,
+        ))
     }
 
     fn mint(

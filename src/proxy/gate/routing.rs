@@ -15,6 +15,8 @@ pub struct Policy {
     pub(super) bypass: Vec<BypassRule>,
     pub(super) default_action: DefaultAction,
     pub(super) fail_open: bool,
+    /// The join challenge and per-network caps.
+    pub(super) abuse: crate::config::abuse::AbuseSettings,
 }
 
 impl Policy {
@@ -27,6 +29,7 @@ impl Policy {
             bypass: settings.bypass.clone(),
             default_action: settings.default_action,
             fail_open: settings.fail_open,
+            abuse: settings.abuse.clone(),
         }
     }
 }

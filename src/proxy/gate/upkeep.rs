@@ -60,7 +60,7 @@ impl Gate {
                     .push((ri, jti));
             }
         }
-        for r in &self.policy().routes {
+        for (ri, r) in self.policy().routes.iter().enumerate() {
             let lease = self
                 .metrics
                 .room_lease
@@ -73,6 +73,12 @@ impl Gate {
             let leader = self.store.redis().is_none_or(|s| s.holds_lease(&r.name));
             lease.set(leader as i64);
             if let Ok(s) = self.store.stats(&r.name).await {
+                if let Some(b) = self.busy.get(ri) {
+                    b.store(
+                        s.waiting + s.recalled_waiting > 0,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                }
                 let g = |state: &str| {
                     self.metrics
                         .room_visitors

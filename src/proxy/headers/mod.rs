@@ -122,6 +122,28 @@ impl Hop {
     }
 }
 
+/// The client's address: the peer, or — when the peer is a trusted proxy — the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy. An untrusted peer's
+/// forwarding headers are never believed.
+pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let chain: Vec<IpAddr> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map_while(|s| s.trim().parse().ok())
+        .collect();
+    chain
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
+}
+
 /// Sets `X-Forwarded-For/Proto/Host` and `Forwarded`; `host` is what the client asked for.
 ///
 /// A trusted peer's chain is extended; anyone else's is replaced, because the waiting room
