@@ -327,3 +327,129 @@ async fn the_waiting_page_solves_the_challenge_in_the_browser() {
     assert_eq!(stats.waiting, 2, "{stats:?}");
     proxy.shutdown().await;
 }
+
+/// A visitor from `ip` who joins the line and polls until called; returns their pass.
+async fn admitted(c: &Client) -> String {
+    let (_, _, set) = c.call("GET", "/book", &[]).await;
+    let ticket = set
+        .iter()
+        .find(|v| v.starts_with("usher_ticket="))
+        .expect("a place in line")
+        .clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body, set) = c
+            .call("GET", "/_usher/status?room=booking", &[("cookie", &ticket)])
+            .await;
+        if let Some(p) = set.iter().find(|v| v.starts_with("usher_pass=")) {
+            return p["usher_pass=".len()..].to_string();
+        }
+        assert!(Instant::now() < deadline, "never called: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_copied_to_twenty_clients_is_revoked_and_its_owner_told_why() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let room = ["mode = \"queue\"", "max_active = 5", "new_per_minute = 0"];
+    let proxy = start(&s, up.addr, &room, &["pass_max_networks = 3"]).await;
+    let (addr, cfg) = (proxy.public_addr, s.pki.client_config(&[]));
+    let client = |ip: String| Client {
+        ip,
+        cfg: cfg.clone(),
+        addr,
+    };
+    let owner = client("192.0.2.50".into());
+    let pass = admitted(&owner).await;
+    let header = [("x-usher-pass", pass.as_str())];
+    assert_eq!(owner.call("GET", "/headers", &header).await.0, 200);
+    let gate = proxy.gate.clone().unwrap();
+    assert_eq!(gate.store.stats("booking").await.unwrap().active, 1);
+
+    // Twenty other clients on twenty networks use the copied pass. The owner's network
+    // plus two others are tolerated (a phone moving between networks); the fourth
+    // network revokes it, for everyone.
+    let hits = up.hits();
+    let mut answers = Vec::new();
+    for i in 0..20 {
+        let (status, body, _) = client(format!("203.0.113.{}", i + 1))
+            .call("GET", "/headers", &header)
+            .await;
+        answers.push((status, body));
+    }
+    let through = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(through, 2, "{answers:?}");
+    for (status, body) in &answers[2..] {
+        assert_eq!(*status, 403, "{body}");
+        assert_eq!(body["reason"], "pass_shared", "{body}");
+    }
+    assert_eq!(up.hits(), hits + 2);
+    // The owner's next request is told why, and the slot is free for the next visitor.
+    let (status, body, set) = owner.call("GET", "/headers", &header).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (403, Some("shared")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("revoked"));
+    assert!(
+        set.iter().any(|c| c == "usher_pass="),
+        "the pass cookie is cleared: {set:?}"
+    );
+    assert_eq!(gate.store.stats("booking").await.unwrap().active, 0);
+    let m = proxy.metrics.render();
+    assert_eq!(
+        common::sample(&m, "usher_abuse_total", &[("event", "pass_shared")]),
+        1.0
+    );
+    assert!(common::sample(&m, "usher_pass_rejections_total", &[("reason", "revoked")]) >= 18.0);
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_bound_to_its_network_does_not_work_from_another() {
+    let s = Setup::new();
+    let up = upstream::spawn().await;
+    let room = ["mode = \"queue\"", "max_active = 5", "new_per_minute = 0"];
+    let proxy = start(&s, up.addr, &room, &["bind_pass_to_network = true"]).await;
+    let (addr, cfg) = (proxy.public_addr, s.pki.client_config(&[]));
+    let owner = Client {
+        ip: "2001:db8:5:6::1".into(),
+        cfg: cfg.clone(),
+        addr,
+    };
+    let pass = admitted(&owner).await;
+    let header = [("x-usher-pass", pass.as_str())];
+    // The same /64 (another device at home) is the same network; elsewhere it is refused
+    // (treated as no pass: the room answers), and the owner keeps going.
+    let home = Client {
+        ip: "2001:db8:5:6::99".into(),
+        cfg: cfg.clone(),
+        addr,
+    };
+    assert_eq!(home.call("GET", "/headers", &header).await.0, 200);
+    let thief = Client {
+        ip: "2001:db8:7:8::1".into(),
+        cfg,
+        addr,
+    };
+    let (status, body, _) = thief.call("GET", "/headers", &header).await;
+    assert_eq!(
+        (status, body["state"].as_str()),
+        (503, Some("waiting")),
+        "{body}"
+    );
+    assert_eq!(owner.call("GET", "/headers", &header).await.0, 200);
+    let m = proxy.metrics.render();
+    assert_eq!(
+        common::sample(
+            &m,
+            "usher_pass_rejections_total",
+            &[("reason", "wrong_network")]
+        ),
+        1.0
+    );
+    proxy.shutdown().await;
+}

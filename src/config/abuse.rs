@@ -22,6 +22,12 @@ pub struct AbuseFile {
     pub tickets_per_network: u32,
     /// The window for `tickets_per_network`.
     pub tickets_window: String,
+    /// A pass used from more client networks than this is revoked (0: no limit).
+    pub pass_max_networks: u32,
+    /// A pass used more often than this per second is revoked (0: no limit).
+    pub pass_max_rps: u32,
+    /// Refuse a pass from any network but the one it was issued to.
+    pub bind_pass_to_network: bool,
 }
 
 impl Default for AbuseFile {
@@ -33,6 +39,9 @@ impl Default for AbuseFile {
             challenge_raise_above: d.challenge_raise_above,
             tickets_per_network: d.tickets_per_network,
             tickets_window: humantime::format_duration(d.tickets_window).to_string(),
+            pass_max_networks: d.pass_max_networks,
+            pass_max_rps: d.pass_max_rps,
+            bind_pass_to_network: d.bind_pass_to_network,
         }
     }
 }
@@ -50,6 +59,12 @@ pub struct AbuseSettings {
     pub tickets_per_network: u32,
     /// The window.
     pub tickets_window: Duration,
+    /// Networks one pass may be used from (0: any number).
+    pub pass_max_networks: u32,
+    /// Requests per second one pass may make (0: any number).
+    pub pass_max_rps: u32,
+    /// Passes only work from the network they were issued to.
+    pub bind_pass_to_network: bool,
 }
 
 impl Default for AbuseSettings {
@@ -60,6 +75,9 @@ impl Default for AbuseSettings {
             challenge_raise_above: 5,
             tickets_per_network: 0,
             tickets_window: Duration::from_secs(600),
+            pass_max_networks: 0,
+            pass_max_rps: 0,
+            bind_pass_to_network: false,
         }
     }
 }
@@ -93,5 +111,8 @@ pub(super) fn validate(p: &mut Problems, a: &AbuseFile) -> AbuseSettings {
         challenge_raise_above: a.challenge_raise_above,
         tickets_per_network: a.tickets_per_network,
         tickets_window: p.duration("abuse.tickets_window", &a.tickets_window),
+        pass_max_networks: a.pass_max_networks,
+        pass_max_rps: a.pass_max_rps,
+        bind_pass_to_network: a.bind_pass_to_network,
     }
 }

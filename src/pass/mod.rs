@@ -5,6 +5,6 @@ pub mod keys;
 pub mod token;
 
 pub use keys::KeyRing;
-pub use token::{MintError, PassClaims, Passes, Rejection, Session};
+pub use token::{unverified_jti, MintError, PassClaims, Passes, Rejection, Session};
 #[cfg(test)]
 mod tests;

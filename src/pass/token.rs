@@ -38,6 +38,9 @@ pub struct PassClaims {
     pub sst: u64,
     /// Session hard end: `exp` never passes it (`session_max`).
     pub send: u64,
+    /// The client network the pass is bound to, when binding is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<String>,
 }
 
 /// Why a pass was refused; `as_str` is the metric label.
@@ -55,6 +58,9 @@ pub enum Rejection {
     /// The signature does not match.
     #[error("bad signature")]
     BadSignature,
+    /// Bound to another client network (`abuse.bind_pass_to_network`).
+    #[error("pass bound to another network")]
+    WrongNetwork,
     /// Issued by someone else.
     #[error("wrong issuer")]
     WrongIssuer,
@@ -81,6 +87,7 @@ impl Rejection {
             Self::UnknownKey => "unknown_key",
             Self::BadSignature => "bad_signature",
             Self::WrongIssuer => "wrong_issuer",
+            Self::WrongNetwork => "wrong_network",
             Self::WrongAudience => "wrong_audience",
             Self::Expired => "expired",
             Self::NotYetValid => "not_yet_valid",
@@ -205,6 +212,19 @@ impl Passes {
         session: Session,
         now: u64,
     ) -> Result<(String, PassClaims), MintError> {
+        self.mint_bound(room, visitor, jti, session, now, None)
+    }
+
+    /// Mints the first pass of session `jti`, bound to client network `net` if given.
+    pub fn mint_bound(
+        &self,
+        room: &str,
+        visitor: &str,
+        jti: &str,
+        session: Session,
+        now: u64,
+        net: Option<String>,
+    ) -> Result<(String, PassClaims), MintError> {
         let send = now + session.max;
         let claims = PassClaims {
             iss: self.signing.load().issuer.clone(),
@@ -216,6 +236,7 @@ impl Passes {
             exp: (now + session.idle).min(send),
             sst: now,
             send,
+            net,
         };
         Ok((self.sign(&claims)?, claims))
     }
@@ -325,6 +346,21 @@ fn check_signature(signing: &Signing, token: &str) -> Result<PassClaims, Rejecti
             ErrorKind::InvalidIssuer => Rejection::WrongIssuer,
             _ => Rejection::Malformed,
         })
+}
+
+/// The session id a token claims, without checking it: only to choose what to tell the
+/// holder of a pass that was already refused.
+pub fn unverified_jti(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    if payload.len() > 4096 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("jti")?.as_str().map(str::to_owned)
 }
 
 /// Names the reason for a header the JWT library could not even parse: an algorithm it

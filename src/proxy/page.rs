@@ -256,6 +256,7 @@ impl Pages {
             Standing::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Standing::NotFound => StatusCode::NOT_FOUND,
             Standing::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            Standing::Shared => StatusCode::FORBIDDEN,
             _ => StatusCode::OK,
         };
         let compressed = gzip.then(|| compress(out.as_bytes())).flatten();
@@ -288,6 +289,7 @@ fn describe(s: Standing) -> (&'static str, &'static str, Option<crate::room::Pos
         Standing::Unavailable | Standing::NotFound => ("unavailable", "T_UNAVAILABLE", None),
         Standing::Challenge(_) => ("challenge", "T_CHALLENGE", None),
         Standing::TooMany(_) => ("too_many", "T_TOO_MANY", None),
+        Standing::Shared => ("shared", "T_SHARED", None),
     }
 }
 
@@ -374,6 +376,16 @@ pub fn api_wait(standing: Standing, room: &str, challenge: Option<&str>) -> Resp
             return challenge_json(room, challenge.unwrap_or_default(), bits, "/")
         }
         Standing::TooMany(secs) => return too_many_json(room, secs.into()),
+        Standing::Shared => {
+            let v = serde_json::json!({
+                "room": room,
+                "state": "shared",
+                "reason": "pass_shared",
+                "message": "this pass was used from too many places or too fast and has been revoked; join the line again",
+                "poll_ms": 10_000,
+            });
+            return respond(StatusCode::FORBIDDEN, "application/json", v.to_string());
+        }
         _ => {}
     }
     let (state, _, pos) = describe(standing);

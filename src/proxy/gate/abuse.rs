@@ -17,6 +17,19 @@ pub enum Network {
     V6([u8; 8]),
 }
 
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Network::V4(o) => write!(f, "{}", std::net::Ipv4Addr::from(*o)),
+            Network::V6(p) => {
+                let mut full = [0u8; 16];
+                full[..8].copy_from_slice(p);
+                write!(f, "{}/64", std::net::Ipv6Addr::from(full))
+            }
+        }
+    }
+}
+
 impl Network {
     /// The network `ip` belongs to (IPv4-mapped IPv6 counts as IPv4).
     pub fn of(ip: IpAddr) -> Self {

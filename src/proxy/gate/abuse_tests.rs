@@ -10,6 +10,7 @@ fn settings() -> AbuseSettings {
         challenge_raise_above: 5,
         tickets_per_network: 3,
         tickets_window: Duration::from_secs(60),
+        ..AbuseSettings::default()
     }
 }
 

@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderValue, Method};
 mod abuse;
 mod keys;
 mod routing;
+mod sharing;
 mod upkeep;
 
 pub use routing::Policy;
@@ -117,6 +118,8 @@ pub enum Standing {
     Challenge(u8),
     /// This network took its share of places; try again in this many seconds (429).
     TooMany(u32),
+    /// The pass was revoked because it was shared (403).
+    Shared,
 }
 
 /// The result of asking the room about a visitor.
@@ -131,6 +134,14 @@ pub enum Outcome {
     Challenge(String, u8),
     /// This network took its share of places; it may take another in this many seconds.
     TooMany(u64),
+}
+
+/// Why a presented pass did not let the request through.
+enum PassRefused {
+    /// Forged, expired, for another room, revoked…: treated as no pass.
+    Invalid,
+    /// Revoked because it was shared: the holder is told so.
+    Shared,
 }
 
 /// Who is asking for a place: their network (after trusted proxies) and their answer to
@@ -168,6 +179,8 @@ pub struct Gate {
     challenges: Challenges,
     /// Per-network join accounting.
     guard: abuse::Guard,
+    /// Per-session pass use, to catch shared passes.
+    sharing: sharing::Sharing,
     /// Per room: a line has formed (as of the last tick), so joining costs a challenge.
     busy: Box<[AtomicBool]>,
     /// Sessions that ended while the store was down: (room, session id), applied when it
@@ -233,6 +246,7 @@ impl Gate {
             tickets,
             challenges: Challenges::new(&secret),
             guard: abuse::Guard::default(),
+            sharing: sharing::Sharing::default(),
             busy: settings
                 .rooms
                 .iter()
@@ -301,9 +315,19 @@ impl Gate {
         let now_ms = unix_ms();
         let mut set_cookies = Vec::new();
         if let Some(token) = pass_from(headers) {
-            match self.check_pass(ri, token, now_ms).await {
+            match self.check_pass(ri, token, client, now_ms).await {
                 Ok(adm) => return Decision::Forward(adm),
-                Err(()) => set_cookies.push(cookies::clear(cookies::PASS)),
+                Err(PassRefused::Invalid) => set_cookies.push(cookies::clear(cookies::PASS)),
+                Err(PassRefused::Shared) => {
+                    // The owner is told why, once per request with the revoked pass; without
+                    // it they may join the line again like anyone.
+                    return Decision::Answer(Answer {
+                        room: Some(ri),
+                        standing: Standing::Shared,
+                        set_cookies: vec![cookies::clear(cookies::PASS)],
+                        challenge: None,
+                    });
+                }
             }
         }
         let ticket = cookies::get(headers, cookies::TICKET)
@@ -387,12 +411,35 @@ impl Gate {
         })
     }
 
-    async fn check_pass(&self, ri: usize, token: &str, now_ms: u64) -> Result<Admission, ()> {
+    async fn check_pass(
+        &self,
+        ri: usize,
+        token: &str,
+        client: IpAddr,
+        now_ms: u64,
+    ) -> Result<Admission, PassRefused> {
         let policy = self.policy();
         let room = &policy.routes[ri];
         let now = now_ms / 1000;
-        match self.passes.verify(token, &room.name, now) {
+        let net = abuse::Network::of(client);
+        let verified = self
+            .passes
+            .verify(token, &room.name, now)
+            .and_then(|c| match &c.net {
+                Some(bound) if policy.abuse.bind_pass_to_network && *bound != net.to_string() => {
+                    Err(crate::pass::Rejection::WrongNetwork)
+                }
+                _ => Ok(c),
+            });
+        match verified {
             Ok(claims) => {
+                if let Some(why) = self.sharing.record(&claims.jti, net, &policy.abuse, now) {
+                    self.metrics.abuse.with_label_values(&["pass_shared"]).inc();
+                    tracing::warn!(room = %room.name, session = %claims.jti, why = why.as_str(), "pass shared: revoked");
+                    self.sharing.mark(&claims.jti, claims.send, now);
+                    self.end_session(ri, &claims).await;
+                    return Err(PassRefused::Shared);
+                }
                 let mut adm = Admission {
                     pass: HeaderValue::from_str(token).ok(),
                     session: Some((ri, claims.clone())),
@@ -419,7 +466,14 @@ impl Gate {
                     .with_label_values(&[r.as_str()])
                     .inc();
                 tracing::info!(room = %room.name, reason = r.as_str(), "pass refused");
-                Err(())
+                let shared = r == crate::pass::Rejection::Revoked
+                    && crate::pass::unverified_jti(token)
+                        .is_some_and(|j| self.sharing.was_shared(&j));
+                Err(if shared {
+                    PassRefused::Shared
+                } else {
+                    PassRefused::Invalid
+                })
             }
         }
     }
@@ -457,7 +511,8 @@ impl Gate {
                             .session_id()
                             .map_err(|_| StoreError::Unavailable)?;
                         if self.store.claim(&room.name, place, &jti, now_ms).await? {
-                            return self.mint(ri, &format!("{:016x}", t.visitor), &jti, now_ms);
+                            let visitor = format!("{:016x}", t.visitor);
+                            return self.mint(ri, &visitor, &jti, arrival.client, now_ms);
                         }
                         let v = self.store.poll(&room.name, place, now_ms).await?;
                         return Ok(Outcome::Wait(t, false, v));
@@ -484,7 +539,9 @@ impl Gate {
             self.guard.took_place(net, &policy.abuse, now_ms / 1000);
         }
         match joined {
-            Join::Admitted => self.mint(ri, &format!("{visitor:016x}"), &jti, now_ms),
+            Join::Admitted => {
+                self.mint(ri, &format!("{visitor:016x}"), &jti, arrival.client, now_ms)
+            }
             Join::Queued(place) => {
                 let t = new_ticket(&room.name, visitor, place, Phase::Fifo, now_ms);
                 let v = self.store.poll(&room.name, place, now_ms).await?;
@@ -564,6 +621,7 @@ impl Gate {
         ri: usize,
         visitor: &str,
         jti: &str,
+        client: IpAddr,
         now_ms: u64,
     ) -> Result<Outcome, StoreError> {
         let policy = self.policy();
@@ -572,9 +630,13 @@ impl Gate {
             idle: room.settings.session_idle.as_secs(),
             max: room.settings.session_max.as_secs(),
         };
+        let net = policy
+            .abuse
+            .bind_pass_to_network
+            .then(|| abuse::Network::of(client).to_string());
         match self
             .passes
-            .mint_session(&room.name, visitor, jti, session, now_ms / 1000)
+            .mint_bound(&room.name, visitor, jti, session, now_ms / 1000, net)
         {
             Ok((token, claims)) => Ok(Outcome::Pass(token, Arc::new(claims))),
             Err(e) => {
