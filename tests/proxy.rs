@@ -283,6 +283,47 @@ async fn slowloris_client_is_dropped_and_never_reaches_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn slow_reader_is_cut_off_after_send_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new();
+    let up = upstream::spawn().await;
+    let proxy = common::start(&pki, up.addr, &[("limits", "send_timeout = \"1s\"")]).await;
+    let open = |m: &str| common::sample(m, "usher_open_connections", &[("listener", "public")]);
+    // Asks for 200 MiB, reads the first bytes, then stops reading.
+    let mut tls = pki.tls(proxy.public_addr, &[b"http/1.1"]).await;
+    tls.write_all(b"GET /big/200 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    assert!(tls.read(&mut buf).await.unwrap() > 0);
+    assert_eq!(open(&proxy.metrics.render()), 1.0);
+    // Once the socket buffers are full the proxy's writes stall; a second later the
+    // connection is gone on the proxy's side, while this client still holds its socket.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while open(&proxy.metrics.render()) > 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the slow reader still holds its connection"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // What the client can still read is what was buffered, then the end.
+    let mut got = 0usize;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("the connection was not closed"),
+        }
+    }
+    assert!(
+        got < 200 * 1024 * 1024,
+        "the whole body arrived ({got} bytes)"
+    );
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn oversized_headers_get_431_on_http1_and_http2() {
     let pki = Pki::new();
     let up = upstream::spawn().await;

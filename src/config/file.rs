@@ -172,6 +172,8 @@ pub struct LimitsFile {
     pub h2_max_concurrent_streams: u32,
     /// Time in-flight requests get to finish on shutdown.
     pub shutdown_grace: String,
+    /// Longest a response may wait for a client that stopped reading (slow read).
+    pub send_timeout: String,
 }
 
 impl Default for LimitsFile {
@@ -187,6 +189,7 @@ impl Default for LimitsFile {
             max_connections: 20_000,
             h2_max_concurrent_streams: 128,
             shutdown_grace: "30s".into(),
+            send_timeout: "30s".into(),
         }
     }
 }

@@ -186,6 +186,8 @@ pub struct Limits {
     pub h2_max_concurrent_streams: u32,
     /// Drain budget on shutdown.
     pub shutdown_grace: Duration,
+    /// Stalled-write budget per client connection.
+    pub send_timeout: Duration,
 }
 
 /// Validated `[forwarding]`.

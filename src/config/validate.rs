@@ -219,6 +219,7 @@ pub(super) fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
         max_connections: l.max_connections,
         h2_max_concurrent_streams: l.h2_max_concurrent_streams,
         shutdown_grace: p.duration("limits.shutdown_grace", &l.shutdown_grace),
+        send_timeout: p.duration("limits.send_timeout", &l.send_timeout),
     };
 
     // [forwarding]

@@ -20,6 +20,10 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+mod send_timeout;
+
+use send_timeout::SendTimeout;
+
 use crate::admin::Admin;
 use crate::config::{Limits, Settings};
 use crate::metrics::{Metrics, OpenConnection};
@@ -168,6 +172,7 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
                     };
                 metrics.tls_handshakes.with_label_values(&["ok"]).inc();
                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                let tls = SendTimeout::new(tls, limits.send_timeout);
                 let info = Arc::new(ConnInfo::new(peer, "https"));
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let proxy = proxy.clone();
