@@ -38,8 +38,39 @@ pub struct Demo {
     pub backend: crate::backend::Running,
 }
 
+/// The demo room's admission settings (`usher rush` tests raise them to stay fast).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoOptions {
+    /// Visitors inside at once.
+    pub max_active: u32,
+    /// Visitors let in per minute at most.
+    pub new_per_minute: u32,
+    /// How the room lets visitors in.
+    pub mode: crate::room::Mode,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            max_active: 3,
+            new_per_minute: 30,
+            mode: crate::room::Mode::Auto,
+        }
+    }
+}
+
 /// Starts the demo with its data under `dir`, the proxy on `public` and admin on `admin`.
 pub async fn start(dir: &Path, public: SocketAddr, admin: SocketAddr) -> Result<Demo, DemoError> {
+    start_with(dir, public, admin, DemoOptions::default()).await
+}
+
+/// [`start`] with the room's admission settings given.
+pub async fn start_with(
+    dir: &Path,
+    public: SocketAddr,
+    admin: SocketAddr,
+    options: DemoOptions,
+) -> Result<Demo, DemoError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| DemoError::Io { path, source }
@@ -78,9 +109,9 @@ dir = {state}
 [[rooms]]
 name = "booking"
 paths = ["/"]
-mode = "auto"
-max_active = 3
-new_per_minute = 30
+mode = "{mode}"
+max_active = {max_active}
+new_per_minute = {new_per_minute}
 session_idle = "2m"
 session_max = "15m"
 claim_window = "30s"
@@ -90,6 +121,9 @@ recall_window = "5m"
         backend = backend.addr,
         key = q(&private),
         state = q(&dir.join("state")),
+        mode = options.mode.as_str(),
+        max_active = options.max_active,
+        new_per_minute = options.new_per_minute,
     );
     let settings = crate::config::Settings::from_toml(&proxy_toml)?;
     let proxy = crate::server::start(&settings).await?;

@@ -4,7 +4,8 @@
 //! Module map (see `docs/ARCHITECTURE.md`): `config` parses and validates, `tls` builds the
 //! certificate side, `server` owns listeners and connection lifecycles, `proxy` owns the
 //! request path, `admin` serves metrics and health, `metrics` defines what is measured,
-//! `pass` holds the signing keys, `reload` swaps in an edited config while serving.
+//! `pass` holds the signing keys, `reload` swaps in an edited config while serving,
+//! `rush` rehearses a rush against a running usher over HTTP.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -16,6 +17,7 @@ pub mod pass;
 pub mod proxy;
 pub mod reload;
 pub mod room;
+pub mod rush;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -55,6 +55,8 @@ enum Command {
         #[arg(short, long, default_value = "config/usher.toml")]
         config: PathBuf,
     },
+    /// Rehearse a rush: N simulated visitors walk the real flow through a running usher.
+    Rush(RushArgs),
     /// Generate an Ed25519 key pair for signing passes.
     Keygen {
         /// Directory to write `<name>.key` and `<name>.pub` into.
@@ -64,6 +66,55 @@ enum Command {
         #[arg(long, default_value = "pass-1")]
         name: String,
     },
+}
+
+#[derive(clap::Args)]
+struct RushArgs {
+    /// The usher to rehearse against, `https://HOST:PORT`.
+    #[arg(long)]
+    target: String,
+    /// How many visitors.
+    #[arg(long)]
+    visitors: u64,
+    /// How they arrive: `spike:T` (all within T) or `ramp:T` (a rate rising over T).
+    #[arg(long, default_value = "spike:10s")]
+    arrival: usher::rush::Arrival,
+    /// The event id to book.
+    #[arg(long, conflicts_with = "event_query")]
+    event: Option<i64>,
+    /// Book the first event a search for this finds.
+    #[arg(long, default_value = "coupon")]
+    event_query: String,
+    /// Coupons or seats per booking.
+    #[arg(long, default_value_t = 1)]
+    quantity: u32,
+    /// Share of visitors who abandon the line.
+    #[arg(long, default_value_t = 0.05)]
+    abandon: f64,
+    /// Share who drop their connection while waiting and come back.
+    #[arg(long, default_value_t = 0.05)]
+    reconnect: f64,
+    /// Share who poll from two tabs.
+    #[arg(long, default_value_t = 0.02)]
+    tabs: f64,
+    /// Accept any certificate (the demo's self-signed one).
+    #[arg(long, conflicts_with = "ca")]
+    insecure: bool,
+    /// Trust the certificates in this PEM file.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Where to write the HTML report.
+    #[arg(long, default_value = "rush-report.html")]
+    report: PathBuf,
+    /// Print the summary as JSON (and no progress bar).
+    #[arg(long)]
+    json: bool,
+    /// Connection pools the visitors share (with HTTP/2, one connection each).
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// The longest the run may take from the first arrival.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    timeout: std::time::Duration,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -77,6 +128,7 @@ fn main() -> anyhow::Result<()> {
         Command::Proxy { config, log_format } => run_proxy(config, log_format),
         Command::Backend { config, log_format } => run_backend(config, log_format),
         Command::Demo { dir, listen, admin } => run_demo(dir, listen, admin),
+        Command::Rush(args) => run_rush(args),
         Command::CheckConfig { config } => match Settings::load(&config) {
             Ok(_) => {
                 println!("{}: ok", config.display());
@@ -166,6 +218,51 @@ fn run_demo(
             demo.backend.stop();
             Ok(())
         })
+}
+
+fn run_rush(a: RushArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    use usher::rush::{Config, EventChoice, Trust};
+    let trust = match (a.insecure, a.ca) {
+        (true, _) => {
+            eprintln!("warning: --insecure: any certificate is accepted; rehearse only against a server you control");
+            Trust::Insecure
+        }
+        (false, Some(ca)) => Trust::Ca(ca),
+        (false, None) => Trust::System,
+    };
+    let config = Config {
+        target: a.target,
+        visitors: a.visitors,
+        arrival: a.arrival,
+        event: a
+            .event
+            .map_or(EventChoice::Query(a.event_query), EventChoice::Id),
+        quantity: a.quantity,
+        abandon: a.abandon,
+        reconnect: a.reconnect,
+        tabs: a.tabs,
+        trust,
+        connections: a.connections,
+        timeout: a.timeout,
+        progress: !a.json && std::io::stdout().is_terminal(),
+    };
+    let summary = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(usher::rush::run(config))?;
+    usher::rush::write_report(&summary, &a.report)?;
+    if a.json {
+        println!("{}", summary.json());
+    } else {
+        print!("{}", summary.text());
+        println!("  report: {}", a.report.display());
+    }
+    if summary.oversold.is_some_and(|o| o > 0) {
+        eprintln!("OVERSOLD: the site sold more than it has");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn run_backend(config: PathBuf, log_format: Option<LogFormatArg>) -> anyhow::Result<()> {

@@ -1,0 +1,422 @@
+//! The rehearsal's results: the summary (text for people, JSON for scripts) and a single
+//! self-contained HTML report with inline SVG charts and no script at all.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::chart::chart;
+use super::stats::Sample;
+
+/// The event the visitors booked, as its detail page described it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EventInfo {
+    /// Event id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// `coupon`, `train` or `concert`.
+    pub kind: String,
+    /// Units in all (coupons or seats).
+    pub capacity: u64,
+}
+
+/// Latency percentiles of one step, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Slowest.
+    pub max: u64,
+}
+
+/// What a rehearsal found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// The target (`https://HOST:PORT`).
+    pub target: String,
+    /// The arrival profile (`spike:2s`, `ramp:60s`).
+    pub arrival: String,
+    /// Shares of visitors who abandon, reconnect and open two tabs.
+    pub shares: BTreeMap<String, f64>,
+    /// The event booked, once a visitor read it.
+    pub event: Option<EventInfo>,
+    /// Visitors planned.
+    pub visitors: u64,
+    /// Visitors who arrived.
+    pub arrived: u64,
+    /// Visitors who got a place in line or straight in.
+    pub joined: u64,
+    /// Visitors who were put in line.
+    pub waited: u64,
+    /// Visitors who got a pass.
+    pub admitted: u64,
+    /// Bookings made.
+    pub booked: u64,
+    /// Units booked (coupons or seats).
+    pub units: u64,
+    /// Visitors told `sold_out`.
+    pub sold_out: u64,
+    /// Visitors whose every pick of seats was taken.
+    pub seat_taken: u64,
+    /// Visitors who left the line.
+    pub abandoned: u64,
+    /// Visitors turned away by a closed room.
+    pub closed: u64,
+    /// Visitors cut off by `--timeout`.
+    pub timed_out: u64,
+    /// Errors visitors gave up on, by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// All errors.
+    pub errors_total: u64,
+    /// Units booked beyond the capacity (must be 0), when the capacity is known.
+    pub oversold: Option<u64>,
+    /// Visitors who dropped their connection and came back.
+    pub reconnected: u64,
+    /// Visitors who polled from two tabs.
+    pub tabs: u64,
+    /// HTTP requests sent.
+    pub requests: u64,
+    /// Status polls sent.
+    pub polls: u64,
+    /// Requests repeated after a network error or a 5xx.
+    pub retries: u64,
+    /// Join challenges solved.
+    pub challenges: u64,
+    /// Latency by step: join, wait, detail, book.
+    pub latency: BTreeMap<String, Percentiles>,
+    /// From the first arrival to the last booking, when the event sold out.
+    pub sold_out_after_ms: Option<u64>,
+    /// How long the run took.
+    pub duration_ms: u64,
+    /// One sample per second.
+    pub timeline: Vec<Sample>,
+}
+
+/// Steps in the order a visitor takes them.
+const STEP_ORDER: [&str; 4] = ["join", "wait", "detail", "book"];
+
+/// `1234567` as `1,234,567`.
+pub(super) fn n(v: u64) -> String {
+    let digits = v.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Milliseconds as seconds with one decimal.
+fn secs(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+/// Escapes text for HTML.
+pub(super) fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl Summary {
+    /// The summary as pretty JSON.
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Rows of the summary table: key, label, value, note.
+    fn rows(&self) -> Vec<(&'static str, &'static str, String, String)> {
+        let oversold = match self.oversold {
+            Some(0) => ("0".to_string(), "ok".to_string()),
+            Some(v) => (n(v), "OVERSOLD: the site sold more than it has".to_string()),
+            None => ("?".to_string(), "capacity unknown".to_string()),
+        };
+        let errors = self
+            .errors
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", n(*v)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        vec![
+            (
+                "visitors",
+                "visitors",
+                n(self.visitors),
+                format!("{} arrived", n(self.arrived)),
+            ),
+            (
+                "joined",
+                "joined",
+                n(self.joined),
+                format!("{} put in line", n(self.waited)),
+            ),
+            ("admitted", "admitted", n(self.admitted), String::new()),
+            (
+                "booked",
+                "booked",
+                n(self.booked),
+                format!("{} units", n(self.units)),
+            ),
+            ("sold_out", "sold out", n(self.sold_out), String::new()),
+            (
+                "seat_taken",
+                "seats taken",
+                n(self.seat_taken),
+                String::new(),
+            ),
+            ("abandoned", "abandoned", n(self.abandoned), String::new()),
+            ("closed", "room closed", n(self.closed), String::new()),
+            ("timed_out", "timed out", n(self.timed_out), String::new()),
+            ("errors", "errors", n(self.errors_total), errors),
+            ("oversold", "oversold", oversold.0, oversold.1),
+        ]
+    }
+
+    /// Latency rows in step order: count, p50, p90, p99, max.
+    fn steps(&self) -> impl Iterator<Item = (&'static str, [String; 5])> + '_ {
+        STEP_ORDER.iter().filter_map(|s| {
+            let p = self.latency.get(*s)?;
+            Some((*s, [p.count, p.p50, p.p90, p.p99, p.max].map(n)))
+        })
+    }
+
+    /// The event line: id, title, kind and capacity.
+    fn event_line(&self) -> String {
+        match &self.event {
+            Some(e) => format!(
+                "event {} \"{}\" ({}, capacity {})",
+                e.id,
+                e.title,
+                e.kind,
+                n(e.capacity)
+            ),
+            None => "event: never read (nobody got in)".into(),
+        }
+    }
+
+    /// The summary for a terminal.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "usher rush: {} visitors → {} ({})\n{}\n\n",
+            n(self.visitors),
+            self.target,
+            self.arrival,
+            self.event_line()
+        );
+        for (_, label, value, note) in self.rows() {
+            let _ = writeln!(out, "  {label:<12} {value:>9}   {note}");
+        }
+        let _ = writeln!(
+            out,
+            "\n  reconnects {}, two tabs {}, challenges {}, polls {}, requests {}, retries {}",
+            n(self.reconnected),
+            n(self.tabs),
+            n(self.challenges),
+            n(self.polls),
+            n(self.requests),
+            n(self.retries)
+        );
+        let head: String = ["count", "p50", "p90", "p99", "max"]
+            .iter()
+            .map(|c| format!("{c:>9}"))
+            .collect();
+        let _ = writeln!(out, "\n  {:<10}{head}", "latency ms");
+        for (step, cells) in self.steps() {
+            let cells: String = cells.iter().map(|c| format!("{c:>9}")).collect();
+            let _ = writeln!(out, "  {step:<10}{cells}");
+        }
+        out.push('\n');
+        if let Some(ms) = self.sold_out_after_ms {
+            let _ = writeln!(out, "  first arrival → sold out: {}", secs(ms));
+        }
+        let _ = writeln!(out, "  took {}", secs(self.duration_ms));
+        out
+    }
+
+    /// The report: one HTML file, styles and charts inline.
+    pub fn html(&self) -> String {
+        let verdict = match self.oversold {
+            Some(0) => ("ok", "0 oversold".to_string()),
+            Some(v) => ("bad", format!("{} OVERSOLD", n(v))),
+            None => ("unknown", "capacity unknown".to_string()),
+        };
+        let sold = self.event.as_ref().map_or(String::new(), |e| {
+            format!(" — {} of {} sold", n(self.units), n(e.capacity))
+        });
+        let mut cards = String::new();
+        let sold_after = self.sold_out_after_ms.map_or("—".into(), secs);
+        for (label, value) in [
+            ("visitors", n(self.visitors)),
+            ("admitted", n(self.admitted)),
+            ("booked", n(self.booked)),
+            ("sold out", n(self.sold_out)),
+            ("abandoned", n(self.abandoned)),
+            ("errors", n(self.errors_total)),
+            ("sold out after", sold_after),
+            ("run", secs(self.duration_ms)),
+        ] {
+            let _ = write!(
+                cards,
+                "<div class=\"card\"><b>{}</b><span>{label}</span></div>",
+                esc(&value)
+            );
+        }
+        let mut table = String::new();
+        for (key, label, value, note) in self.rows() {
+            let _ = write!(
+                table,
+                "<tr><th>{label}</th><td id=\"{key}\">{}</td><td>{}</td></tr>",
+                esc(&value),
+                esc(&note)
+            );
+        }
+        let mut latency = String::new();
+        for (step, cells) in self.steps() {
+            let cells: String = cells.iter().map(|c| format!("<td>{c}</td>")).collect();
+            let _ = write!(latency, "<tr><th>{step}</th>{cells}</tr>");
+        }
+        let t = &self.timeline;
+        let series = |f: fn(&Sample) -> Option<u64>| -> Vec<Option<f64>> {
+            t.iter().map(|s| f(s).map(|v| v as f64)).collect()
+        };
+        let queue = chart(
+            "Queue length",
+            t,
+            &[
+                (
+                    "in line (rehearsal visitors)",
+                    "#2563eb",
+                    series(|s| Some(s.waiting)),
+                ),
+                ("line reported by usher", "#f59e0b", series(|s| s.line)),
+            ],
+        );
+        let admissions = chart(
+            "Admissions per second",
+            t,
+            &[("admitted", "#16a34a", series(|s| Some(s.admitted)))],
+        );
+        let bookings = chart(
+            "Bookings per second",
+            t,
+            &[
+                ("booked", "#7c3aed", series(|s| Some(s.booked))),
+                ("sold out", "#dc2626", series(|s| Some(s.sold_out))),
+            ],
+        );
+        let shares = self
+            .shares
+            .iter()
+            .map(|(k, v)| format!("{k} {:.0}%", v * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ");
+        fill(
+            include_str!("report.html"),
+            &[
+                ("title", &esc(&format!("usher rush — {}", self.target))),
+                (
+                    "sub",
+                    &esc(&format!(
+                        "{} visitors, {}, {shares}",
+                        n(self.visitors),
+                        self.arrival
+                    )),
+                ),
+                ("event", &esc(&self.event_line())),
+                ("verdict_class", verdict.0),
+                ("verdict", &esc(&format!("{}{sold}", verdict.1))),
+                ("cards", &cards),
+                ("queue", &queue),
+                ("admissions", &admissions),
+                ("bookings", &bookings),
+                ("table", &table),
+                ("latency", &latency),
+                ("version", env!("CARGO_PKG_VERSION")),
+            ],
+        )
+    }
+}
+
+/// `template` with each `{{name}}` replaced by its value, in one pass (a value is never
+/// searched for placeholders).
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() * 2);
+    let mut rest = template;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let value = after.find("}}").and_then(|j| {
+            let key = &after[..j];
+            values
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v, j + 2))
+        });
+        match value {
+            Some((v, skip)) => {
+                out.push_str(v);
+                rest = &after[skip..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped() {
+        assert_eq!(n(0), "0");
+        assert_eq!(n(1111), "1,111");
+        assert_eq!(n(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn the_report_is_one_page_with_its_numbers_and_three_charts() {
+        let s = Summary {
+            target: "https://a<b".into(),
+            visitors: 3000,
+            booked: 1111,
+            units: 1111,
+            oversold: Some(0),
+            timeline: vec![Sample {
+                t: 0,
+                waiting: 5,
+                line: None,
+                admitted: 1,
+                booked: 1,
+                sold_out: 0,
+            }],
+            ..Summary::default()
+        };
+        let html = s.html();
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains("<td id=\"booked\">1,111</td>"));
+        assert!(html.contains("https://a&lt;b"), "text is escaped");
+        assert_eq!(html.matches("<svg").count(), 3);
+        assert!(
+            !html.contains("<script"),
+            "no script, nothing from the network"
+        );
+        assert!(s.text().contains("oversold"));
+        assert!(s.json().contains("\"oversold\": 0"));
+    }
+}

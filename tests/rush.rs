@@ -1,0 +1,230 @@
+//! `usher rush` against `usher demo` in-process: thousands of simulated visitors walk the
+//! real flow over real TLS (line, polls, passes, bookings), and the run's own report must
+//! show 0 oversold — checked against the database too — and render in Chromium.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use usher::demo::DemoOptions;
+use usher::room::Mode;
+use usher::rush::{Arrival, Config, EventChoice, Summary, Trust};
+
+/// The demo's self-signed certificate as a PEM file, for `--ca`.
+fn ca_file(demo: &usher::demo::Demo, dir: &Path) -> PathBuf {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(demo.proxy.certificate.as_ref());
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    let path = dir.join("demo-cert.pem");
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+/// Confirmed bookings of `event` in the demo's database.
+fn confirmed(dir: &Path, event: i64) -> i64 {
+    let conn = usher::backend::db::open(&dir.join("backend.db")).unwrap();
+    conn.query_row(
+        "SELECT COALESCE(SUM(quantity), 0) FROM bookings WHERE event_id = ?1 AND status = 'confirmed'",
+        [event],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Every visitor is accounted for, once.
+fn assert_accounted(s: &Summary) {
+    assert_eq!(s.arrived, s.visitors, "{}", s.text());
+    let ended = s.booked
+        + s.sold_out
+        + s.seat_taken
+        + s.abandoned
+        + s.closed
+        + s.timed_out
+        + s.errors_total;
+    assert_eq!(
+        ended,
+        s.visitors,
+        "each visit ends exactly once\n{}",
+        s.text()
+    );
+    assert_eq!(
+        s.admitted,
+        s.booked + s.sold_out + s.seat_taken,
+        "everyone who got in either booked or was told sold out\n{}",
+        s.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_thousand_visitors_rush_1111_coupons_and_none_is_oversold() {
+    let dir = tempfile::tempdir().unwrap();
+    let any = "127.0.0.1:0".parse().unwrap();
+    // The demo room lets 3 in at 30 a minute; a rehearsal of 3,000 needs a wider door to
+    // finish in seconds — still narrow enough that most visitors wait in line.
+    let options = DemoOptions {
+        max_active: 300,
+        new_per_minute: 60_000,
+        mode: Mode::Auto,
+    };
+    let demo = usher::demo::start_with(dir.path(), any, any, options)
+        .await
+        .unwrap();
+    let mut config = Config::new(
+        format!("https://localhost:{}", demo.proxy.public_addr.port()),
+        3_000,
+    );
+    config.arrival = Arrival::Spike(Duration::from_secs(2));
+    config.event = EventChoice::Query("coupon".into());
+    config.trust = Trust::Ca(ca_file(&demo, dir.path()));
+    config.timeout = Duration::from_secs(90);
+    let summary = usher::rush::run(config).await.unwrap();
+    let text = summary.text();
+    println!("{text}");
+
+    let event = summary.event.clone().expect("a visitor read the event");
+    assert_eq!(event.capacity, 1111, "{text}");
+    assert_eq!(summary.oversold, Some(0), "{text}");
+    assert_eq!(
+        summary.booked, 1111,
+        "every coupon sold, none twice\n{text}"
+    );
+    assert_eq!(summary.errors_total, 0, "{:?}\n{text}", summary.errors);
+    assert_eq!(summary.timed_out, 0, "{text}");
+    assert!(summary.sold_out > 0, "{text}");
+    assert!(
+        summary.waited > 1_000,
+        "most visitors waited in line\n{text}"
+    );
+    assert!(summary.abandoned > 0 && summary.reconnected > 0 && summary.tabs > 0);
+    assert_accounted(&summary);
+    assert!(summary.sold_out_after_ms.is_some(), "{text}");
+    assert_eq!(summary.latency["book"].count, summary.admitted);
+    assert!(!summary.timeline.is_empty());
+    assert!(summary.timeline.iter().any(|s| s.line.is_some()));
+    // The site agrees: 1,111 coupons held by confirmed bookings.
+    assert_eq!(confirmed(dir.path(), event.id), 1111);
+
+    // The report: one self-contained page with the numbers and three charts.
+    let report = dir.path().join("rush-report.html");
+    usher::rush::write_report(&summary, &report).unwrap();
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    for (id, value) in [("booked", "1,111"), ("oversold", "0"), ("errors", "0")] {
+        assert!(
+            html.contains(&format!("<td id=\"{id}\">{value}</td>")),
+            "{id} = {value} in the report"
+        );
+    }
+    assert!(!html.contains("<script") && !html.contains("http://"));
+
+    let mut b = common::cdp::Browser::start().await;
+    b.watch_errors().await;
+    b.goto(&format!("file://{}", report.display())).await;
+    b.wait_for(
+        "document.readyState === 'complete' && document.querySelectorAll('svg').length === 3",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        b.eval("document.getElementById('booked').textContent")
+            .await,
+        "1,111"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('verdict').textContent.startsWith('0 oversold')")
+            .await,
+        true
+    );
+    let drawn = b
+        .eval(
+            "[...document.querySelectorAll('svg path')].filter(p => p.getTotalLength() > 0).length",
+        )
+        .await;
+    assert!(drawn.as_u64().unwrap() >= 4, "lines drawn: {drawn}");
+    assert_eq!(b.errors().await, Vec::<String>::new());
+    std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/docs")).unwrap();
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rush-report.png"),
+        b.screenshot().await,
+    )
+    .unwrap();
+    demo.proxy.shutdown().await;
+    demo.backend.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn visitors_solve_join_challenges_and_book_an_event_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let any = "127.0.0.1:0".parse().unwrap();
+    let demo = usher::demo::start(dir.path(), any, any).await.unwrap();
+    // A second proxy in front of the demo's site, signing with the demo's key: a strict
+    // room (everyone queues) that asks for a proof of work before a place in line.
+    let q = |p: PathBuf| format!("{:?}", p.display().to_string());
+    let toml = format!(
+        r#"
+[listen]
+public = "127.0.0.1:0"
+admin = "127.0.0.1:0"
+[tls]
+self_signed_names = ["localhost"]
+[upstream]
+servers = ["{backend}"]
+[passes]
+issuer = "usher-demo"
+signing_key = {key}
+[state]
+dir = {state}
+[abuse]
+challenge_bits = 8
+challenge_raise_above = 0
+[[rooms]]
+name = "booking"
+paths = ["/"]
+mode = "queue"
+max_active = 40
+new_per_minute = 60000
+"#,
+        backend = demo.backend.addr,
+        key = q(dir.path().join("keys/pass-demo.key")),
+        state = q(dir.path().join("strict-state")),
+    );
+    let settings = usher::config::Settings::from_toml(&toml).unwrap();
+    let strict = usher::server::start(&settings).await.unwrap();
+    let mut config = Config::new(
+        format!("https://127.0.0.1:{}", strict.public_addr.port()),
+        200,
+    );
+    config.arrival = Arrival::Ramp(Duration::from_secs(1));
+    config.event = EventChoice::Id(3);
+    config.trust = Trust::Insecure;
+    config.abandon = 0.0;
+    config.reconnect = 0.1;
+    config.tabs = 0.1;
+    config.connections = 2;
+    config.timeout = Duration::from_secs(60);
+    let summary = usher::rush::run(config).await.unwrap();
+    let text = summary.text();
+    println!("{text}");
+    assert_eq!(
+        summary.challenges, 200,
+        "one proof of work per visitor\n{text}"
+    );
+    assert_eq!(
+        summary.waited, 200,
+        "a queue room puts everyone in line\n{text}"
+    );
+    assert_eq!(summary.booked, 200, "{text}");
+    assert_eq!(summary.oversold, Some(0), "{text}");
+    assert_eq!(summary.errors_total, 0, "{:?}\n{text}", summary.errors);
+    assert_accounted(&summary);
+    assert_eq!(confirmed(dir.path(), 3), 200);
+    strict.shutdown().await;
+    demo.proxy.shutdown().await;
+    demo.backend.stop();
+}
