@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -20,9 +21,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-mod send_timeout;
+mod guard_io;
 
-use send_timeout::SendTimeout;
+use guard_io::Guarded;
 
 use crate::admin::Admin;
 use crate::config::{Limits, Settings};
@@ -172,16 +173,28 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
                     };
                 metrics.tls_handshakes.with_label_values(&["ok"]).inc();
                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                let tls = SendTimeout::new(tls, limits.send_timeout);
+                // HTTP/2 must open with its 24-byte preface; HTTP/1.1 with anything, after
+                // which hyper's header timer runs.
+                let opening = if h2 { 24 } else { 1 };
+                let io = TokioIo::new(Guarded::new(
+                    tls,
+                    limits.send_timeout,
+                    opening,
+                    limits.header_read_timeout,
+                ));
                 let info = Arc::new(ConnInfo::new(peer, "https"));
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let proxy = proxy.clone();
                     let info = info.clone();
                     async move { Ok::<_, Infallible>(proxy.handle(req, &info).await) }
                 });
-                let builder = if h2 { &builders.h2 } else { &builders.h1 };
-                let served = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
-                conn.serve(served).await;
+                // The protocol is what ALPN chose: no sniffing, each with its own limits.
+                if h2 {
+                    conn.serve(builders.h2.serve_connection(io, svc)).await;
+                } else {
+                    conn.serve(builders.h1.serve_connection_with_upgrades(io, svc))
+                        .await;
+                }
             }
         }));
     }
@@ -342,26 +355,28 @@ fn local(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     l.local_addr().unwrap_or(fallback)
 }
 
-/// HTTP/1.1-only and HTTP/2-only connection builders, configured once from the limits.
+/// HTTP/1.1 and HTTP/2 connection builders, configured once from the limits. HTTP/2 is
+/// hyper's own server (the protocol ALPN chose, nothing sniffed); HTTP/1.1 goes through
+/// hyper-util's builder, whose connection type supports upgrades under graceful shutdown.
 #[derive(Clone)]
 struct Builders {
     h1: Arc<auto::Builder<TokioExecutor>>,
-    h2: Arc<auto::Builder<TokioExecutor>>,
+    h2: Arc<http2::Builder<TokioExecutor>>,
 }
 
 impl Builders {
     fn new(limits: &Limits) -> Self {
-        let mut b = auto::Builder::new(TokioExecutor::new());
         // hyper's own buffer limit is a backstop above the exact check in the proxy phase;
         // both answer 431.
         let buf = (limits.max_header_bytes * 2).max(8192);
-        b.http1()
+        let mut h1 = auto::Builder::new(TokioExecutor::new());
+        h1.http1()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(buf)
             .max_headers(limits.max_headers);
-        b.http2()
-            .timer(TokioTimer::new())
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
             .max_concurrent_streams(limits.h2_max_concurrent_streams)
             // Rapid-reset (CVE-2023-44487) guards.
             .max_pending_accept_reset_streams(Some(32))
@@ -370,8 +385,8 @@ impl Builders {
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .keep_alive_timeout(Duration::from_secs(10));
         Self {
-            h1: Arc::new(b.clone().http1_only()),
-            h2: Arc::new(b.http2_only()),
+            h1: Arc::new(h1.http1_only()),
+            h2: Arc::new(h2),
         }
     }
 }

@@ -1,6 +1,10 @@
-//! A client that stops reading (slow-read attack) must not hold a connection, a response
-//! buffer and an upstream connection forever: a write that cannot make progress for
-//! `limits.send_timeout` fails the connection.
+//! Deadlines on a client connection's bytes that the HTTP layer does not enforce itself:
+//! a client that stops reading (slow-read attack) must not hold a connection, a response
+//! buffer and an upstream connection forever — a write that cannot make progress for
+//! `limits.send_timeout` fails the connection; and a client that connects and does not
+//! send its opening bytes (the HTTP/2 preface, or the first byte of an HTTP/1.1 request —
+//! hyper's own header timer takes over from there) is dropped after
+//! `limits.header_read_timeout`.
 
 use std::future::Future;
 use std::io;
@@ -13,22 +17,29 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{sleep, Sleep};
 
 pin_project! {
-    /// `io`, whose writes and flushes fail with `TimedOut` once stalled for `limit`.
-    pub struct SendTimeout<T> {
+    /// `io`, whose writes and flushes fail with `TimedOut` once stalled for `limit`, and
+    /// whose reads fail the same way if the first `opening` bytes have not come in time.
+    pub struct Guarded<T> {
         #[pin]
         io: T,
         limit: Duration,
         stalled: Option<Pin<Box<Sleep>>>,
+        // Until the opening bytes arrive: their deadline. `None` once they have.
+        first_byte: Option<Pin<Box<Sleep>>>,
+        // Opening bytes still to come.
+        opening: usize,
     }
 }
 
-impl<T> SendTimeout<T> {
-    /// Wraps `io`.
-    pub fn new(io: T, limit: Duration) -> Self {
+impl<T> Guarded<T> {
+    /// Wraps `io`: `opening` bytes must arrive within `opening_timeout`.
+    pub fn new(io: T, send_timeout: Duration, opening: usize, opening_timeout: Duration) -> Self {
         Self {
             io,
-            limit,
+            limit: send_timeout,
             stalled: None,
+            first_byte: Some(Box::pin(sleep(opening_timeout))),
+            opening,
         }
     }
 }
@@ -49,7 +60,7 @@ fn stall(
     }
 }
 
-impl<T: AsyncWrite> AsyncWrite for SendTimeout<T> {
+impl<T: AsyncWrite> AsyncWrite for Guarded<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -100,12 +111,34 @@ impl<T: AsyncWrite> AsyncWrite for SendTimeout<T> {
     }
 }
 
-impl<T: AsyncRead> AsyncRead for SendTimeout<T> {
+impl<T: AsyncRead> AsyncRead for Guarded<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.project().io.poll_read(cx, buf)
+        let this = self.project();
+        let before = buf.filled().len();
+        let polled = this.io.poll_read(cx, buf);
+        let Some(deadline) = this.first_byte.as_mut() else {
+            return polled;
+        };
+        match polled {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                *this.opening = this.opening.saturating_sub(buf.filled().len() - before);
+                if *this.opening == 0 {
+                    *this.first_byte = None;
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => match deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client sent nothing",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
     }
 }
