@@ -386,23 +386,7 @@ warmup() {  # <h1|h2> <proxy>: short unmeasured run
 # Other work on the machine (a build, a test suite) steals CPU from the pinned processes and
 # skews the comparison. Wait for quiet before each run, and repeat runs that were disturbed.
 
-RETRIES=0
-run_round() {  # <h1|h2> <proxy> <round>: measure, repeating a disturbed run
-    local attempt other
-    for attempt in $(seq 0 "$NOISE_RETRIES"); do
-        wait_quiet
-        measure "$@"
-        other=$(tail -1 "$RAW" | cut -f14)
-        awk -v o="$other" -v m="$NOISE_MAX" 'BEGIN {exit !(o <= m)}' && return 0
-        if ((attempt < NOISE_RETRIES)); then
-            log "run disturbed: ${other}% of a core went to something else; discarding it and repeating"
-            sed -i '$d' "$RAW"
-            RETRIES=$((RETRIES + 1))
-        else
-            log "WARNING: run still disturbed after $NOISE_RETRIES repeats (other ${other}%); keeping it, flagged in the report"
-        fi
-    done
-}
+# run_round (bench/lib.sh): measure, repeating a run that other work disturbed.
 
 log "measuring: ${ROUNDS} rounds x ${DURATION}s per proxy and protocol, alternating usher/nginx"
 for proto in h1 h2; do

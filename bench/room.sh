@@ -62,92 +62,25 @@ CLK_TCK=$(getconf CLK_TCK)
 source "$ROOT/bench/lib.sh"
 LOGS=$WORK
 
-forget_pid() {  # drop $1 from MAIN_PIDS / EXTRA_PIDS once it is gone (PIDs get reused)
-    local p keep=()
-    for p in "${MAIN_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-    MAIN_PIDS=("${keep[@]}")
-    keep=()
-    for p in "${EXTRA_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-    EXTRA_PIDS=("${keep[@]}")
-}
-
 # ---------------------------------------------------------------------------- prerequisites
 [[ $(nproc) -ge 2 ]] || die "needs at least 2 CPU cores (server on core 0, load on core 1)"
 [[ $VISITORS -ge 1000 && $PRE_JOIN -ge 2 ]] || die "VISITORS must be >= 1000 and PRE_JOIN >= 2"
 
-need=()
-command -v nginx   >/dev/null || need+=(nginx)
-command -v wrk     >/dev/null || need+=(wrk)
-command -v openssl >/dev/null || need+=(openssl)
-command -v curl    >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-    log "installing: ${need[*]}"
-    SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${need[@]}"
-fi
-for t in taskset ss awk sort; do command -v "$t" >/dev/null || die "missing tool: $t"; done
-
+need_tools nginx:nginx wrk:wrk openssl:openssl curl:curl
 # Ports must be free: a leftover process would silently be benchmarked instead.
-for p in $USHER_PORT $NGINX_PORT $NGINX_NOFC_PORT $ADMIN_PORT; do
-    [[ -z $(ss -Htln "sport = :$p") ]] || die "port $p is in use: $(ss -Htlnp "sport = :$p")"
-done
+ports_free $USHER_PORT $NGINX_PORT $NGINX_NOFC_PORT $ADMIN_PORT
 
 # Only this script's own output is replaced; bench/out/ may hold proxy.sh's results.
 rm -rf "$WORK" "$RESULTS"
 mkdir -p "$WORK"/{nginx/html,runs}
 
-if [[ $SKIP_BUILD == 1 ]]; then
-    log "SKIP_BUILD=1: using the existing $USHER_BIN"
-else
-    log "building usher (cargo build --release; log: bench/out/room/cargo-build.log)"
-    (cd "$ROOT" && cargo build --release) >"$WORK/cargo-build.log" 2>&1 \
-        || { tail -20 "$WORK/cargo-build.log" >&2; die "cargo build failed"; }
-fi
-[[ -x $USHER_BIN ]] || die "$USHER_BIN not found after build"
+build_usher
 
 # ---------------------------------------------------------------------------- certificate
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 -subj "/CN=localhost" \
-    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$WORK/openssl.log" 2>&1 \
-    || { cat "$WORK/openssl.log" >&2; die "certificate generation failed"; }
+make_cert
 
 # ---------------------------------------------------------------------------- configs
-# usher: one worker thread, warn-level logs, TLS 1.3 only, one paused room on every path:
-# everybody who joins waits and nobody is called, so the line only grows. abandon_after is
-# long so nobody is skipped for not polling during the run.
-usher_config() {  # $1 = state directory
-    cat <<EOF
-[listen]
-public = "127.0.0.1:$USHER_PORT"
-admin = "127.0.0.1:$ADMIN_PORT"
-
-[tls]
-cert = "$WORK/cert.pem"
-key = "$WORK/key.pem"
-min_version = "1.3"
-
-[upstream]
-servers = ["127.0.0.1:$UPSTREAM_PORT"]
-
-[runtime]
-workers = 1
-
-[log]
-level = "warn"
-
-[state]
-dir = "$1"
-
-[[rooms]]
-name = "$ROOM"
-paths = ["/"]
-mode = "paused"
-max_active = 1
-abandon_after = "1h"
-EOF
-}
-
+# usher: usher_config in bench/lib.sh (one worker, warn, TLS 1.3, one paused room on "/").
 # wrk script for joins: POST /_usher/join without a cookie (a new place each time). It
 # checks every 200 answer is a paused place with a ticket (wrk itself counts non-2xx), and
 # with a count argument (`-- N`) stops after N answers.
@@ -248,121 +181,11 @@ stop_nginx() {
     forget_pid "$NGINX_MASTER"; forget_pid "$NGINX_WORKER"
 }
 
-USHER_PID=""
-USHER_NAME=""
-USHER_LOGS=()
-start_usher() {  # $1 = instance name: fresh state dir bench/out/room/usher-NAME/state
-    USHER_NAME=$1
-    local dir=$WORK/usher-$1
-    mkdir -p "$dir"
-    usher_config "$dir/state" >"$dir/usher.toml"
-    for _ in $(seq 100); do [[ -z $(ss -Htln "sport = :$USHER_PORT") ]] && break; sleep 0.1; done
-    taskset -c "$SERVER_CORE" "$USHER_BIN" proxy -c "$dir/usher.toml" >"$dir/usher.log" 2>&1 &
-    USHER_PID=$!
-    MAIN_PIDS+=("$USHER_PID")
-    USHER_LOGS+=("$dir/usher.log")
-    local ready=0
-    for _ in $(seq 100); do
-        alive "$USHER_PID" || die "usher ($1) exited: $(cat "$dir/usher.log")"
-        [[ $(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz") == ready ]] && { ready=1; break; }
-        sleep 0.1
-    done
-    ((ready)) || die "usher ($1) did not report ready"
-}
-
-stop_usher() {  # SIGTERM, wait for it to exit (graceful shutdown), report anything unusual
-    local rc=0 killed=0
-    kill -TERM "$USHER_PID" 2>/dev/null || true
-    for _ in $(seq 150); do alive "$USHER_PID" || break; sleep 0.1; done
-    if alive "$USHER_PID"; then
-        log "WARNING: usher ($USHER_NAME, pid $USHER_PID) still running 15 s after SIGTERM; SIGKILL"
-        kill -KILL "$USHER_PID" 2>/dev/null; killed=1
-    fi
-    wait "$USHER_PID" 2>/dev/null || rc=$?
-    ((killed)) || [[ $rc -eq 0 ]] || log "WARNING: usher ($USHER_NAME) exited with status $rc after SIGTERM"
-    forget_pid "$USHER_PID"
-    USHER_PID=""
-}
-
 # ---------------------------------------------------------------------------- helpers
+# (the usher, curl, wrk and round helpers are in bench/lib.sh)
 status_kb() {  # VmRSS / VmHWM (kB) of pid $1
     awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"
 }
-waiting_count() {  # usher_room_visitors{state="waiting"} from the admin /metrics (every 100 ms)
-    local m
-    m=$(curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" || true)
-    awk -v m="usher_room_visitors{room=\"$ROOM\",state=\"waiting\"}" '$1 == m {print $2; f = 1}
-        END {if (!f) print "missing"}' <<<"$m"
-}
-waiting_settled() {  # waiting count once two reads 0.3 s apart agree
-    local a b
-    a=$(waiting_count)
-    for _ in $(seq 50); do
-        sleep 0.3; b=$(waiting_count)
-        [[ $a == "$b" ]] && { echo "$b"; return 0; }
-        a=$b
-    done
-    echo "$b"
-}
-now() { date +%s.%N; }
-
-# curl_usher <path> [curl args...]: HTTPS to usher, body then "|code" on the last line
-curl_usher() {
-    local path=$1; shift
-    curl -sS --cacert "$WORK/cert.pem" -w '\n|%{http_code}' "$@" "https://127.0.0.1:$USHER_PORT$path" || true
-}
-join_one() {  # one join with curl; sets JOIN_BODY, TICKET; dies on anything unexpected
-    local got
-    got=$(curl_usher "/_usher/join?room=$ROOM" -X POST)
-    JOIN_BODY=${got%$'\n|'*}
-    [[ ${got##*|} == 200 && $JOIN_BODY == *'"state":"paused"'* ]] \
-        || die "POST /_usher/join?room=$ROOM returned unexpected: $(printf %q "$got")"
-    TICKET=$(sed -n 's/.*"ticket":"\([^"]*\)".*/\1/p' <<<"$JOIN_BODY")
-    [[ -n $TICKET ]] || die "no ticket in the join answer: $JOIN_BODY"
-}
-status_of() {  # $1 = ticket; prints the status body; dies unless 200 + paused
-    local got
-    got=$(curl_usher "/_usher/status?room=$ROOM" -H "Cookie: usher_ticket=$1")
-    [[ ${got##*|} == 200 && $got == *'"state":"paused"'* ]] \
-        || die "GET /_usher/status?room=$ROOM (cookie ticket) returned unexpected: $(printf %q "$got")"
-    printf '%s' "${got%$'\n|'*}"
-}
-json_num() {  # $1 = key, $2 = json -> number
-    sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$2"
-}
-
-# Load generator on LOAD_CORE; its own CPU time (user+sys, from the subshell's `times`)
-# goes to <log>.times. Started in the background so Ctrl-C / SIGTERM reach the trap at once.
-loadgen_start() {  # <log> <cmd...>
-    local logf=$1; shift
-    ( rc=0; taskset -c "$LOAD_CORE" "$@" >"$logf" 2>&1 || rc=$?; times >"$logf.times"; exit "$rc" ) &
-    LOADGEN_PID=$!
-    LOADGEN_LOG=$logf
-    LOADGEN_CMD="$*"
-}
-loadgen_wait() {
-    local rc=0
-    wait "$LOADGEN_PID" || rc=$?
-    LOADGEN_PID=""
-    [[ $rc -eq 0 ]] || { cat "$LOADGEN_LOG" >&2; die "load generator failed (status $rc): $LOADGEN_CMD"; }
-}
-loadgen() { loadgen_start "$@"; loadgen_wait; }
-
-# wrk output -> "rps requests p50_ms p99_ms non2xx socket_errors bad_bodies"
-parse_wrk() {
-    local f=$1 rps reqs p50 p99 non2xx sock bad
-    rps=$(awk '/^Requests\/sec:/ {print $2}' "$f")
-    reqs=$(awk '/ requests in / {print $1}' "$f")
-    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$f")")
-    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$f")")
-    non2xx=$(awk '/Non-2xx or 3xx responses:/ {e += $NF} END {print e + 0}' "$f")
-    sock=$(awk '/Socket errors:/ {gsub(/,/, ""); e += $4 + $6 + $8 + $10} END {print e + 0}' "$f")
-    bad=$(awk '/^join.lua: answers/ {e += $NF} END {print e + 0}' "$f")
-    [[ -n $rps && -n $reqs && $reqs -gt 0 ]] || { cat "$f" >&2; die "could not parse $f"; }
-    echo "$rps $reqs $p50 $p99 $non2xx $sock $bad"
-}
-
-# ---------------------------------------------------------------------------- noise control
 
 # ---------------------------------------------------------------------------- measured runs
 RAW=$WORK/raw.tsv
@@ -423,13 +246,12 @@ measure() {
         stop_usher
     fi
 
-    local wall lg_user lg_sys
+    local wall
     wall=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN {print b - a}')
-    read -r lg_user lg_sys < <(sed -n 2p "$base.log.times")
     awk -v OFS='\t' -v test="$test" -v server="$server" -v round="$round" \
         -v rps="$rps" -v p50="$p50" -v p99="$p99" -v reqs="$reqs" -v errors="$errors" \
         -v p0="$p0" -v p1="$p1" -v hz="$CLK_TCK" -v wall="$wall" -v waiting="$waiting" \
-        -v lg="$(awk -v a="$(secs "$lg_user")" -v b="$(secs "$lg_sys")" 'BEGIN {print a + b}')" \
+        -v lg="$(loadgen_cpu_s "$base.log")" \
         -v c0="$c0" -v c0b="$c0b" -v c1="$c1" -v c1b="$c1b" '
         BEGIN {
             split(c0, a0, " "); split(c0b, b0, " "); split(c1, a1, " "); split(c1b, b1, " ")
@@ -455,24 +277,6 @@ measure() {
     if [[ $errors -ne 0 ]]; then
         log "WARNING: $errors errors in $base.log (non-2xx $non2xx, socket $sock, unexpected bodies $bad)"
     fi
-}
-
-RETRIES=0
-run_round() {  # <test> <server> <round>: measure, repeating a disturbed run
-    local attempt other
-    for attempt in $(seq 0 "$NOISE_RETRIES"); do
-        wait_quiet
-        measure "$@"
-        other=$(tail -1 "$RAW" | cut -f13)
-        awk -v o="$other" -v m="$NOISE_MAX" 'BEGIN {exit !(o <= m)}' && return 0
-        if ((attempt < NOISE_RETRIES)); then
-            log "run disturbed: ${other}% of a core went to something else; discarding it and repeating"
-            sed -i '$d' "$RAW"
-            RETRIES=$((RETRIES + 1))
-        else
-            log "WARNING: run still disturbed after $NOISE_RETRIES repeats (other ${other}%); keeping it, flagged in the report"
-        fi
-    done
 }
 
 # join_until <count> <connections> <log> [trace file]: `count` new visitors with wrk +
@@ -617,16 +421,6 @@ MEM_STATE_BYTES=$(stat -c %s "$WORK/usher-memory/state/state.json" 2>/dev/null |
 stop_usher
 
 # ---------------------------------------------------------------------------- report
-col() {  # <test> <server> <column name> -> median over rounds
-    awk -F'\t' -v t="$1" -v s="$2" -v c="$3" '
-        NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) k = i; next}
-        $1 == t && $2 == s {print $k}' "$RAW" | median
-}
-sum_col() {  # <test> <server> <column name> -> sum over rounds
-    awk -F'\t' -v t="$1" -v s="$2" -v c="$3" '
-        NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) k = i; next}
-        $1 == t && $2 == s {e += $k} END {print e + 0}' "$RAW"
-}
 label() {
     case $1 in
         usher) echo "usher \`GET /_usher/status\`" ;;
@@ -634,34 +428,17 @@ label() {
         nginx-nofc) echo "nginx static file, default config" ;;
     esac
 }
-verdict() {  # <label> <server core busy> <load core busy>
-    awk -v l="$1" -v pc="$2" -v lc="$3" 'BEGIN {
-        if (pc >= 90 && lc >= 90) v = "both cores saturated (server core " pc "%, load core " lc "%): req/s is limited by both sides"
-        else if (pc >= 90) v = "server-bound (server core " pc "%, load core " lc "%): req/s is the server'\''s capacity"
-        else if (lc >= 90) v = "LOAD-BOUND (load core " lc "%, server core only " pc "%): req/s is a lower bound for this server"
-        else v = "neither core saturated (server core " pc "%, load core " lc "%): latency/concurrency bound"
-        printf "- %s: %s\n", l, v }'
-}
-
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$ROOT" diff --quiet HEAD -- . ':(exclude)bench' 2>/dev/null \
-    || commit="$commit (+ uncommitted changes: $(git -C "$ROOT" diff --name-only HEAD -- . ':(exclude)bench' | paste -sd, -))"
-cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 log_problems=$(cat "${USHER_LOGS[@]}" | grep -cE ' ERROR |panicked' || true)
 {
     echo "# usher waiting room — status, joins, memory"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    echo "- machine: $(nproc) cores, ${cpu_model:-unknown CPU}, kernel $(uname -r), $(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
-    echo "- usher: commit $commit, $("$USHER_BIN" --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
+    about_run
     echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(openssl version)"
     echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
     echo "- TLS: ${TLS_INFO[0]}; ${TLS_INFO[1]}"
     echo "- layout: server on core $SERVER_CORE (1 worker); wrk on core $LOAD_CORE; HTTP/1.1 keep-alive over TLS 1.3"
     echo "- room: one room, mode \`paused\` (everybody waits, nobody is called), abandon_after 1h"
-    awk -F'\t' -v m="$NOISE_MAX" -v r="$RETRIES" 'NR > 1 {n++; if ($13 > m) d++}
-        END {printf "- noise: %d disturbed run(s) repeated; %d of %d kept runs disturbed (other > %s%% of a core)%s\n",
-             r, d, n, m, d ? " — **treat these results with suspicion**" : ""}' "$RAW"
+    noise_line
     echo "- usher logs: $log_problems ERROR/panic line(s)"
     echo
     echo "## \`/_usher/status\` vs nginx static file"
