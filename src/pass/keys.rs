@@ -35,8 +35,13 @@ pub fn generate() -> Result<KeyPairPem, KeyError> {
     })
 }
 
-/// Writes `<dir>/<name>.key` (mode 0600) and `<dir>/<name>.pub`; refuses to overwrite.
+/// Writes `<dir>/<name>.key` (mode 0600) and `<dir>/<name>.pub`, creating `dir` if
+/// needed; refuses to overwrite.
 pub fn write(dir: &Path, name: &str, pair: &KeyPairPem) -> Result<(PathBuf, PathBuf), KeyError> {
+    std::fs::create_dir_all(dir).map_err(|source| KeyError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let private = dir.join(format!("{name}.key"));
     let public = dir.join(format!("{name}.pub"));
     write_new(&private, &pair.private_pem, true)?;
