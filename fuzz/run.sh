@@ -7,7 +7,6 @@
 #   bash fuzz/run.sh 600                     # ten minutes per target
 #   FUZZ_TARGETS="route config" bash fuzz/run.sh 60
 #   FUZZ_SANITIZER=address bash fuzz/run.sh 60        # with AddressSanitizer (3-6x slower)
-#   USHER_FUZZ_ALLOW=path-utf8 bash fuzz/run.sh 60   # tolerate a known bug (README.md)
 #
 # cargo fuzz passes nightly-only flags to rustc (-Zsanitizer=…); RUSTC_BOOTSTRAP=1 lets the
 # stable compiler accept them, so no nightly toolchain is needed.

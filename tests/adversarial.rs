@@ -77,6 +77,8 @@ async fn forty_attacks_none_reaches_the_site() {
     // An operator's bypass for an internal network: a spoofed forwarding header must not
     // put an outsider in it.
     text.push_str("[[bypass]]\ncidrs = [\"10.0.0.0/8\"]\n");
+    // A room written in the operator's own script: browsers send it percent-encoded.
+    text.push_str("[[rooms]]\nname = \"ticketing\"\npaths = [\"/예매\"]\nmode = \"paused\"\n");
     let settings = usher::config::Settings::from_toml(&text).unwrap();
     let proxy = usher::server::start(&settings).await.unwrap();
     let addr = proxy.public_addr;
@@ -324,6 +326,35 @@ async fn forty_attacks_none_reaches_the_site() {
                 "{path}: {body}"
             ),
             _ => {}
+        }
+        attacks += 1;
+    }
+
+    // A non-ASCII room prefix in every spelling a client can send it: upper- or
+    // lower-case escapes, doubled slashes, a detour, or raw UTF-8 on the wire. Each is
+    // held by that room (not only by the catch-all one), and a bare `\` is refused.
+    for path in [
+        "/%EC%98%88%EB%A7%A4/seat",
+        "/%ec%98%88%eb%a7%a4//seat",
+        "/other/..//%EC%98%88%EB%A7%A4",
+        "/%EC%98%88%EB%A7%A4/./seat",
+    ] {
+        let (status, body) = api(pki, addr, path, &[]).await;
+        assert_eq!(
+            (status, body["room"].as_str()),
+            (503, Some("ticketing")),
+            "{path}: {body}"
+        );
+        attacks += 1;
+    }
+    for (raw_path, want) in [("/예매//seat", 503), ("/x\\..\\예매", 400)] {
+        let request = format!(
+            "GET {raw_path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n"
+        );
+        let (status, text, _) = raw(pki, addr, request.as_bytes()).await;
+        assert_eq!(status, want, "raw {raw_path}: {text}");
+        if want == 503 {
+            assert!(text.contains("\"ticketing\""), "raw {raw_path}: {text}");
         }
         attacks += 1;
     }

@@ -1,6 +1,4 @@
-//! Shared by the fuzz targets: fixed keys and the switch for known, reported bugs.
-
-use std::sync::OnceLock;
+//! Shared by the fuzz targets: fixed keys, a reference normaliser and path respellings.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -66,24 +64,6 @@ pub fn signer(seed: [u8; 32], kid: &str) -> usher::pass::Passes {
     usher::pass::Passes::new(ring, ISSUER)
 }
 
-/// Whether the known, reported bug `name` is tolerated in this run: the property that
-/// finds it is skipped when `USHER_FUZZ_ALLOW` (comma-separated) names it. Nothing is
-/// tolerated by default, so a fixed bug stays fixed.
-pub fn allowed(name: &str) -> bool {
-    static ALLOW: OnceLock<Vec<String>> = OnceLock::new();
-    ALLOW
-        .get_or_init(|| {
-            std::env::var("USHER_FUZZ_ALLOW")
-                .unwrap_or_default()
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .iter()
-        .any(|a| a == name)
-}
-
 /// An independent, byte-wise statement of what `proxy::path::normalize` must produce for
 /// a path starting with `/` (RFC 3986 §6.2.2): escapes checked left to right (a bad one
 /// or an encoded `/` or `\` refuses the path), unreserved escapes decoded, the others
@@ -96,8 +76,16 @@ pub fn reference_normalize(path: &str) -> Result<String, usher::proxy::path::Pat
     let mut decoded = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        if b[i] == b'\\' {
+            return Err(PathError::EncodedSeparator);
+        }
         if b[i] != b'%' {
-            decoded.push(b[i]);
+            // RFC 3986 pchar and '/' stay; anything else is encoded as a browser would.
+            if b[i].is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b[i]) {
+                decoded.push(b[i]);
+            } else {
+                decoded.extend_from_slice(format!("%{:02X}", b[i]).as_bytes());
+            }
             i += 1;
             continue;
         }
@@ -115,8 +103,8 @@ pub fn reference_normalize(path: &str) -> Result<String, usher::proxy::path::Pat
         }
         i += 3;
     }
-    // Only ASCII escapes were replaced by ASCII: still UTF-8.
-    let decoded = String::from_utf8(decoded).expect("escapes are ASCII");
+    // Every byte pushed is ASCII.
+    let decoded = String::from_utf8(decoded).expect("all ASCII");
     let segments: Vec<&str> = decoded.split('/').collect();
     let mut stack = Vec::new();
     for s in &segments {
@@ -154,6 +142,12 @@ pub fn looks_normal(path: &str) -> Result<(), String> {
         return Err("ends with a dot segment".into());
     }
     let b = path.as_bytes();
+    if let Some(c) = b
+        .iter()
+        .find(|c| !(c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(c)))
+    {
+        return Err(format!("byte {c:#04x} should have been percent-encoded"));
+    }
     for (i, _) in path.match_indices('%') {
         let digits = b.get(i + 1..i + 3).ok_or("cut escape")?;
         if !digits
@@ -191,7 +185,7 @@ pub fn respell(path: &str, ops: &[u8]) -> String {
         if units.is_empty() {
             break;
         }
-        let kind = op[0] % 5;
+        let kind = op[0] % 6;
         let at = usize::from(*op.get(1).unwrap_or(&0)) % units.len();
         let unit = units[at].clone();
         let plain = unit.len() == 1 && unit.as_bytes()[0].is_ascii();
@@ -223,6 +217,25 @@ pub fn respell(path: &str, ops: &[u8]) -> String {
                     })
                     .collect();
                 units[at] = flipped;
+            }
+            // A character a browser would encode (non-ASCII, space, quote…), written raw
+            // here: spell it as the escapes of its UTF-8 bytes instead.
+            5 if !unit.starts_with('%')
+                && unit != "\\"
+                && unit.bytes().any(|c| {
+                    !(c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&c))
+                }) =>
+            {
+                units[at] = unit
+                    .bytes()
+                    .map(|c| {
+                        if op[0] & 0x80 != 0 {
+                            format!("%{c:02x}")
+                        } else {
+                            format!("%{c:02X}")
+                        }
+                    })
+                    .collect();
             }
             _ => {}
         }

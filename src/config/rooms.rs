@@ -306,12 +306,25 @@ pub(super) fn validate(
                 "is empty; list the path prefixes this room guards, e.g. [\"/book\"]",
             );
         }
+        let mut paths = Vec::with_capacity(r.paths.len());
         for (j, path) in r.paths.iter().enumerate() {
-            if !path.starts_with('/') || path.starts_with("/_usher") {
-                p.push(
-                    &format!("rooms[{i}].paths[{j}]"),
-                    format!("{path:?} must start with '/' and not be under /_usher/"),
-                );
+            let field = format!("rooms[{i}].paths[{j}]");
+            if !path.starts_with('/') {
+                p.push(&field, format!("{path:?} must start with '/'"));
+                continue;
+            }
+            // Requests are matched in normal form, so the prefix must be too: written
+            // any other way (`/예매`, `//book`, `%7e`) it would never guard anything.
+            match crate::proxy::path::normalize(path).map(|n| n.unwrap_or_else(|| path.clone())) {
+                Ok(normal) if normal.starts_with("/_usher/") || normal == "/_usher" => p.push(
+                    &field,
+                    format!("{path:?} is under /_usher/, which usher answers itself"),
+                ),
+                Ok(normal) => paths.push(normal),
+                Err(why) => p.push(
+                    &field,
+                    format!("{path:?} is not a usable path prefix: {}", why.describe()),
+                ),
             }
         }
         let mode = r.mode.parse::<Mode>().unwrap_or_else(|msg| {
@@ -345,7 +358,7 @@ pub(super) fn validate(
         out_rooms.push(RoomRoute {
             name: r.name.clone(),
             hosts: r.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
-            paths: r.paths.clone(),
+            paths,
             settings,
         });
     }

@@ -456,7 +456,9 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
             if p.starts_with('/')
                 && !p.starts_with("//")
                 && !p.starts_with("/\\")
-                && !p.contains(['\r', '\n', '\\'])
+                // Browsers drop tabs and newlines from URLs (`/\t/evil` is `//evil`),
+                // so no control character at all, and no backslash (read as `/`).
+                && !p.chars().any(|c| c.is_control() || c == '\\')
                 && p.len() <= 2048 =>
         {
             p.to_string()

@@ -124,6 +124,9 @@ fn return_to_only_same_origin_paths() {
         "/\\evil.example",
         "javascript:alert(1)",
         "/x\r\nSet-Cookie: a=b",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\u{7f}/evil.example",
         "",
     ] {
         assert_eq!(safe_return_to(Some(bad)), "/", "{bad:?}");

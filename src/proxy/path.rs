@@ -8,19 +8,33 @@
 pub enum PathError {
     /// `..` would climb above the root.
     AboveRoot,
-    /// An encoded `/` or `\` (`%2F`, `%5C`): a site may decode it into a separator that
-    /// usher did not match on.
+    /// An encoded `/` or `\` (`%2F`, `%5C`), or a bare `\`: a site may read it as a
+    /// separator that usher did not match on.
     EncodedSeparator,
     /// A `%` not followed by two hex digits.
     BadEscape,
 }
 
+impl PathError {
+    /// What is wrong, for a config error or a log line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PathError::AboveRoot => "'..' climbs above the root",
+            PathError::EncodedSeparator => "a '\\' or an encoded '/' or '\\' (%2F, %5C) is refused",
+            PathError::BadEscape => "a '%' must be followed by two hex digits",
+        }
+    }
+}
+
 /// The normalised form of `path` (no query): unreserved characters decoded
-/// (`%2e` → `.`, `%5F` → `_`), other escapes upper-cased, runs of `/` merged, `.` and
-/// `..` segments resolved. `None` when it is already normal (the common case, no copy).
+/// (`%2e` → `.`, `%5F` → `_`), other escapes upper-cased, characters a browser would
+/// encode (non-ASCII, space, `"`, `{`…) encoded as it would, runs of `/` merged, `.`
+/// and `..` segments resolved. `None` when it is already normal (the common case, no
+/// copy). Configured prefixes go through the same function, so `/예매` in a config and
+/// a request for `/%ec%98%88%eb%a7%a4` or a raw UTF-8 `/예매` all meet in one spelling.
 pub fn normalize(path: &str) -> Result<Option<String>, PathError> {
     let bytes = path.as_bytes();
-    let needs_work = bytes.contains(&b'%')
+    let needs_work = bytes.iter().any(|&c| c == b'%' || !kept_as_is(c))
         || path.contains("//")
         || path
             .split('/')
@@ -54,15 +68,30 @@ pub fn normalize(path: &str) -> Result<Option<String>, PathError> {
     Ok((normal != path).then_some(normal))
 }
 
+/// Whether a path byte stays as it is: RFC 3986 `pchar` (unreserved, sub-delims, `:`,
+/// `@`) or `/`. Everything else but `%` is percent-encoded.
+fn kept_as_is(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&c)
+}
+
 /// Decodes `%XX` escapes of unreserved characters; refuses encoded separators and
-/// malformed escapes; upper-cases the hex of the escapes it keeps.
+/// malformed escapes; upper-cases the hex of the escapes it keeps; encodes the bytes
+/// `kept_as_is` refuses. The output is ASCII.
 fn decode_unreserved(path: &str) -> Result<String, PathError> {
     let b = path.as_bytes();
-    let mut out = String::with_capacity(path.len());
+    let mut out = String::with_capacity(path.len() + 8);
     let mut i = 0;
     while i < b.len() {
-        if b[i] != b'%' {
-            out.push(b[i] as char);
+        let c = b[i];
+        if c == b'\\' {
+            return Err(PathError::EncodedSeparator);
+        }
+        if c != b'%' {
+            if kept_as_is(c) {
+                out.push(c as char);
+            } else {
+                out.push_str(&format!("%{c:02X}"));
+            }
             i += 1;
             continue;
         }

@@ -45,3 +45,21 @@ fn climbing_above_the_root_encoded_separators_and_bad_escapes_are_refused() {
     assert_eq!(normalize("/a%zz"), Err(PathError::BadEscape));
     assert_eq!(normalize("/a%2"), Err(PathError::BadEscape));
 }
+
+#[test]
+fn characters_a_browser_encodes_are_encoded_the_same_way() {
+    let korean = "/%EC%98%88%EB%A7%A4";
+    assert_eq!(normalize("/예매"), Ok(Some(korean.to_string())));
+    assert_eq!(
+        normalize("/%ec%98%88%eb%a7%a4"),
+        Ok(Some(korean.to_string()))
+    );
+    assert_eq!(normalize(korean), Ok(None));
+    assert_eq!(normalize("/예매//seat"), Ok(Some(format!("{korean}/seat"))));
+    assert_eq!(normalize("/café/%41"), Ok(Some("/caf%C3%A9/A".to_string())));
+    assert_eq!(
+        normalize("/a b/\"{x}"),
+        Ok(Some("/a%20b/%22%7Bx%7D".to_string()))
+    );
+    assert_eq!(normalize("/a:b@c/!$&'()*+,;="), Ok(None));
+}
