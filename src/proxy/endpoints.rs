@@ -122,16 +122,10 @@ async fn status(
                 .append(header::SET_COOKIE, cookies::clear(cookies::TICKET));
             r
         }
-        Ok(Outcome::Wait(t, fresh, Visit::PreQueue(secs))) => {
-            // Before the start nobody has a position: the order is drawn then.
+        Ok(Outcome::Wait(t, fresh, Visit::PreQueue(w))) => {
             let signed = gate.sign_ticket(&t);
-            let body = serde_json::json!({
-                "room": room, "state": "waiting", "phase": "prequeue",
-                "ahead": null, "behind": null, "eta_seconds": secs,
-                "poll_ms": page::prequeue_poll_ms(secs), "return_to": return_to,
-                "ticket": (fresh || app.is_some()).then_some(signed.as_str()),
-            });
-            let mut r = page::respond(StatusCode::OK, "application/json", body.to_string());
+            let ticket = (fresh || app.is_some()).then_some(signed.as_str());
+            let mut r = page::prequeue_json(&room, w, &return_to, ticket);
             if fresh {
                 if let Some(c) = cookies::set(cookies::TICKET, &signed, 86_400) {
                     r.headers_mut().append(header::SET_COOKIE, c);

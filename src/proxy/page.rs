@@ -206,11 +206,11 @@ impl Pages {
             _ => 0,
         };
         let (ahead, behind, eta, poll_ms) = match (pos, standing) {
-            (_, Standing::PreQueue(secs)) => (
+            (_, Standing::PreQueue(w)) => (
                 "—".into(),
                 "—".into(),
-                self.eta_text(lang, Some(secs)),
-                prequeue_poll_ms(secs),
+                self.eta_text(lang, Some(w.starts_in)),
+                w.poll_ms,
             ),
             (Some(p), _) => (
                 p.ahead.to_string(),
@@ -293,11 +293,6 @@ fn describe(s: Standing) -> (&'static str, &'static str, Option<crate::room::Pos
     }
 }
 
-/// Poll interval in the pre-queue: slow while the start is far, fast as it nears.
-pub fn prequeue_poll_ms(starts_in: u32) -> u32 {
-    (starts_in.saturating_mul(250)).clamp(1_000, 30_000)
-}
-
 /// The JSON answer for apps and for the page's script (`/_usher/status`, API requests).
 pub fn json(
     state: &str,
@@ -323,6 +318,23 @@ pub fn json(
         _ => StatusCode::OK,
     };
     respond(status, "application/json", v.to_string())
+}
+
+/// The pre-queue answer: before the start nobody has a position (the order is drawn
+/// then), so it says when the start is and when to come back.
+pub fn prequeue_json(
+    room: &str,
+    w: crate::room::PreQueueWait,
+    return_to: &str,
+    ticket: Option<&str>,
+) -> Response<ProxyBody> {
+    let v = serde_json::json!({
+        "room": room, "state": "waiting", "phase": "prequeue",
+        "ahead": null, "behind": null, "eta_seconds": w.starts_in,
+        "starts_in": w.starts_in, "starts_at_ms": w.starts_at_ms,
+        "poll_ms": w.poll_ms, "return_to": return_to, "ticket": ticket,
+    });
+    respond(StatusCode::OK, "application/json", v.to_string())
 }
 
 /// A join challenge for an app or the page's script (`428`): solve it, then send
@@ -376,6 +388,14 @@ pub fn api_wait(standing: Standing, room: &str, challenge: Option<&str>) -> Resp
             return challenge_json(room, challenge.unwrap_or_default(), bits, "/")
         }
         Standing::TooMany(secs) => return too_many_json(room, secs.into()),
+        Standing::PreQueue(w) => {
+            let mut r = prequeue_json(room, w, "/", None);
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            if let Ok(v) = HeaderValue::from_str(&(w.poll_ms / 1000).max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
         Standing::Shared => {
             let v = serde_json::json!({
                 "room": room,

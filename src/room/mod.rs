@@ -99,12 +99,58 @@ pub struct Event {
 /// Where a pre-queue ticket stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreQueue {
-    /// Before the draw: seconds until the start.
-    Pending(u32),
+    /// Before the draw.
+    Pending(Pending),
     /// Drawn: the place in line it was given.
     Drawn(usize),
     /// No such pre-queue entry.
     Unknown,
+}
+
+/// A pre-queue entry before the draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// Milliseconds until the start, when the order is drawn.
+    pub starts_in_ms: u64,
+    /// About how many entries the draw will put in front of this one: the draw orders
+    /// entries by a seeded key ([`draw_key`]), so an entry's share of the key space is
+    /// known before the start (times the entries joined so far).
+    pub expected_ahead: u32,
+    /// The entry's share of the key space, in millionths (its place in the draw as a
+    /// fraction of the pre-queue, whatever its final length).
+    pub share_ppm: u32,
+}
+
+impl Pending {
+    /// Entry `i` of `len` in a pre-queue drawn with `seed`, `starts_in_ms` before the start.
+    pub fn of(i: usize, seed: u64, len: usize, starts_in_ms: u64) -> Self {
+        let share = if seed == 0 {
+            0.0
+        } else {
+            draw_key(i, seed) as f64 / 18_446_744_073_709_551_616.0 // 2^64
+        };
+        Self {
+            starts_in_ms,
+            expected_ahead: (share * len as f64).min(u32::MAX as f64) as u32,
+            share_ppm: (share * 1e6) as u32,
+        }
+    }
+
+    /// Seconds until the start, rounded up.
+    pub fn starts_in(&self) -> u32 {
+        self.starts_in_ms.div_ceil(1000).min(u32::MAX as u64) as u32
+    }
+}
+
+/// What a pre-queue visitor is told before the draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreQueueWait {
+    /// Seconds until the start.
+    pub starts_in: u32,
+    /// The start, Unix milliseconds (for a countdown that does not depend on polls).
+    pub starts_at_ms: u64,
+    /// When to poll again ([`prequeue_poll_ms`]).
+    pub poll_ms: u32,
 }
 
 /// What a join gave.
@@ -133,8 +179,8 @@ pub enum Visit {
     Admitted,
     /// The room is closed.
     Closed,
-    /// In the pre-queue; the order is drawn in this many seconds.
-    PreQueue(u32),
+    /// In the pre-queue, before the draw.
+    PreQueue(PreQueueWait),
     /// The place was lost (skipped/lapsed longer ago than the recall window, or left).
     Gone,
 }
@@ -322,17 +368,23 @@ impl Room {
         if self.drawn.is_some() || (now as u64) < ev.start {
             return;
         }
-        if self.draw_seed == 0 {
-            let mut b = [0u8; 8];
-            let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-            self.draw_seed = u64::from_le_bytes(b) | 1;
-        }
+        self.ensure_draw_seed();
         let base = self.line.len();
         for _ in 0..self.prequeue_len {
             self.line.join(now);
         }
         self.drawn = Some(self.places_of_draw(base));
         self.draw_base = Some(base);
+    }
+
+    /// Picks the draw's seed at the first pre-queue join (or at the draw, for entries
+    /// saved before seeds were picked early): every entry's key is fixed from then on.
+    fn ensure_draw_seed(&mut self) {
+        if self.draw_seed == 0 {
+            let mut b = [0u8; 8];
+            let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+            self.draw_seed = u64::from_le_bytes(b) | 1;
+        }
     }
 
     /// Pre-queue entry → place, for a draw whose first place is `base`.
@@ -351,9 +403,12 @@ impl Room {
             (Some(places), _) => places
                 .get(i)
                 .map_or(PreQueue::Unknown, |&p| PreQueue::Drawn(p as usize)),
-            (None, Some(ev)) if i < self.prequeue_len => {
-                PreQueue::Pending(ev.start.saturating_sub(now as u64).min(u32::MAX as u64) as u32)
-            }
+            (None, Some(ev)) if i < self.prequeue_len => PreQueue::Pending(Pending::of(
+                i,
+                self.draw_seed,
+                self.prequeue_len,
+                (ev.start * 1000).saturating_sub(now_ms),
+            )),
             _ => PreQueue::Unknown,
         }
     }
@@ -439,6 +494,7 @@ impl Room {
                 return Join::Closed;
             }
             if t < ev.start && self.settings.mode != Mode::Closed {
+                self.ensure_draw_seed();
                 self.prequeue_len += 1;
                 return Join::PreQueued(self.prequeue_len - 1);
             }
@@ -668,6 +724,12 @@ impl Rate {
     /// Seconds until `ahead` visitors are called at the rate measured over the last minute
     /// (or the configured rate before any call was measured).
     pub(crate) fn eta(&self, ahead: u32, now: u32) -> Option<u32> {
+        self.eta_ms(ahead, now)
+            .map(|ms| ms.div_ceil(1000).min(u32::MAX as u64) as u32)
+    }
+
+    /// [`Rate::eta`] in milliseconds.
+    pub(crate) fn eta_ms(&self, ahead: u32, now: u32) -> Option<u64> {
         let window = self
             .first_call
             .map(|t| now.saturating_sub(t).max(1))
@@ -681,7 +743,7 @@ impl Rate {
         } else {
             return None;
         };
-        Some(((ahead as f64 + 1.0) / per_sec).ceil() as u32)
+        Some(((ahead as f64 + 1.0) * 1000.0 / per_sec).ceil() as u64)
     }
 }
 
@@ -692,7 +754,7 @@ pub(crate) fn position(ahead: u32, behind: u32, place: usize, now: u32, rate: &R
         ahead,
         behind,
         eta_seconds: rate.eta(ahead, now),
-        poll_ms: poll_ms(ahead, place as u64 ^ now as u64),
+        poll_ms: poll_ms(ahead, place as u64 ^ now as u64, rate.eta_ms(ahead, now)),
     }
 }
 
@@ -706,39 +768,78 @@ pub(crate) fn draw_offsets(n: usize, seed: u64) -> Vec<u32> {
     offset_of
 }
 
-/// A permutation of `0..n` from `seed`: Fisher–Yates driven by splitmix64, so the same
-/// seed gives the same order after a restart.
+/// A permutation of `0..n` from `seed`: the entries in order of their [`draw_key`], so
+/// the same seed gives the same order after a restart, and an entry's place can be
+/// estimated before the draw from its key alone.
 pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
-    let mut v: Vec<usize> = (0..n).collect();
-    let mut state = seed;
-    for i in (1..n).rev() {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        // Multiply-shift maps z onto 0..=i without modulo bias worth measuring.
-        let j = ((z as u128 * (i as u128 + 1)) >> 64) as usize;
-        v.swap(i, j);
+    let mut v: Vec<(u64, usize)> = (0..n).map(|i| (draw_key(i, seed), i)).collect();
+    v.sort_unstable();
+    v.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Pre-queue entry `i`'s key in the draw: splitmix64 of the seed and the entry, distinct
+/// for distinct entries (both steps are bijections), uniform, unknowable without the seed.
+pub fn draw_key(i: usize, seed: u64) -> u64 {
+    mix(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// splitmix64's finaliser: a bijection on `u64` that scatters every input bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// When a pre-queue visitor should come back: about when the draw should call them, not
+/// at the start. The draw's order is known from the keys, so visitors return in draw
+/// order — the first `burst` right at the start, the rest spread at the admission rate
+/// — and a sale that opens to 100,000 waiting visitors is not 100,000 polls in its
+/// first second. Early rather than late (80% of the estimate). The estimate counts the
+/// entries so far, so while the pre-queue may still grow a visitor checks in once more
+/// in the last ten seconds before the start (spread over eight of them by share, so
+/// the check-ins are no herd either); at most 30 s apart, so the page stays current.
+pub fn prequeue_poll_ms(p: Pending, s: &RoomSettings) -> u32 {
+    const RECHECK_MS: u64 = 10_000;
+    if p.starts_in_ms > RECHECK_MS {
+        let recheck = p.starts_in_ms - RECHECK_MS + p.share_ppm as u64 * 8_000 / 1_000_000;
+        return recheck.clamp(50, 30_000) as u32;
     }
-    v
+    let called_after_ms = if s.new_per_minute == 0 {
+        // No rate limit: the first max_active are called at once, the rest as sessions end.
+        if p.expected_ahead < s.max_active {
+            0
+        } else {
+            5_000
+        }
+    } else {
+        let per_sec = s.new_per_minute as f64 / 60.0;
+        let burst = per_sec.max(1.0).min(s.max_active as f64);
+        let later = (p.expected_ahead as f64 - burst).max(0.0);
+        (later / per_sec * 1000.0 * 0.8) as u64
+    };
+    let until = p.starts_in_ms.saturating_add(called_after_ms);
+    until.clamp(50, 30_000) as u32
 }
 
 /// Poll interval: short near the front (so a call is noticed fast), long at the back (so a
-/// million visitors cost little), with ±20% jitter so polls do not arrive in waves.
-pub fn poll_ms(ahead: u32, seed: u64) -> u32 {
-    let base: u32 = match ahead {
+/// million visitors cost little), with ±20% jitter so polls do not arrive in waves. When
+/// the room admits fast, the expected wait (`eta_ms`) shortens it: a visitor polls at
+/// least twice before their turn, and every 250 ms in the last half second — a called
+/// visitor notices within about half their wait, and polls per admission stay a few.
+pub fn poll_ms(ahead: u32, seed: u64, eta_ms: Option<u64>) -> u32 {
+    let tier: u32 = match ahead {
         0..=9 => 1_000,
         10..=99 => 2_000,
         100..=999 => 5_000,
         1_000..=9_999 => 10_000,
         _ => 20_000,
     };
+    let base = match eta_ms {
+        Some(eta) => tier.min((eta / 2).clamp(250, u32::MAX as u64) as u32),
+        None => tier,
+    };
     // splitmix64 of the seed: cheap, deterministic per visitor and second.
-    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
+    let z = mix(seed.wrapping_add(0x9e37_79b9_7f4a_7c15));
     let jitter = (z % 401) as i64 - 200; // −20.0% … +20.0% in 0.1% steps
     (base as i64 + base as i64 * jitter / 1000) as u32
 }

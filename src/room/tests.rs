@@ -254,11 +254,69 @@ fn restart_replaces_ticket_holders_in_order() {
 
 #[test]
 fn poll_interval_grows_with_distance_and_is_jittered() {
-    let near: Vec<u32> = (0..50).map(|s| poll_ms(0, s)).collect();
-    let far: Vec<u32> = (0..50).map(|s| poll_ms(100_000, s)).collect();
+    let near: Vec<u32> = (0..50).map(|s| poll_ms(0, s, None)).collect();
+    let far: Vec<u32> = (0..50).map(|s| poll_ms(100_000, s, None)).collect();
     assert!(near.iter().all(|&m| (800..=1200).contains(&m)));
     assert!(far.iter().all(|&m| (16_000..=24_000).contains(&m)));
     assert!(near.iter().any(|&m| m != near[0]), "jittered");
+    // A slow room: the tier decides. A fast one: at most half the expected wait, never
+    // under 250 ms (±20%).
+    assert!((16_000..=24_000).contains(&poll_ms(100_000, 1, Some(3_600_000))));
+    assert!((800..=1200).contains(&poll_ms(1_500, 1, Some(2_000))));
+    assert!((200..=300).contains(&poll_ms(500, 1, Some(100))));
+}
+
+#[test]
+fn the_draw_is_known_from_the_keys_before_the_start() {
+    let (n, seed) = (10_000, 0x1234_5678_9abc_def1);
+    let order = permutation(n, seed);
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..n).collect::<Vec<_>>(), "a permutation");
+    // Each entry's estimate from its key alone is close to the place it is drawn.
+    let worst = order
+        .iter()
+        .enumerate()
+        .map(|(rank, &entry)| {
+            (Pending::of(entry, seed, n, 0).expected_ahead as usize).abs_diff(rank)
+        })
+        .max()
+        .unwrap();
+    assert!(worst <= 300, "worst estimate off by {worst} of {n}");
+    assert_eq!(
+        Pending::of(5, 0, n, 0).expected_ahead,
+        0,
+        "no seed yet: come at the start"
+    );
+}
+
+#[test]
+fn prequeue_visitors_come_back_in_draw_order_not_all_at_the_start() {
+    let mut s = settings(Mode::Queue);
+    s.max_active = 2_000;
+    s.new_per_minute = 120_000; // 2,000 a second
+    let at = |starts_in_ms, expected_ahead, share_ppm| {
+        let p = Pending {
+            starts_in_ms,
+            expected_ahead,
+            share_ppm,
+        };
+        prequeue_poll_ms(p, &s)
+    };
+    // The first second's admissions come right at the start...
+    assert_eq!(at(3_000, 0, 0), 3_000);
+    assert_eq!(at(3_000, 1_999, 0), 3_000);
+    // ...the rest a little before the rate reaches them (80% of the estimate)...
+    assert_eq!(at(3_000, 12_000, 0), 3_000 + 4_000);
+    // ...and nobody waits more than 30 s between polls.
+    assert_eq!(at(3_000, 99_000, 0), 30_000);
+    // Just before the start: not sooner than 50 ms.
+    assert_eq!(at(10, 0, 0), 50);
+    // Further than 10 s from the start, the pre-queue may still grow: come back once in
+    // the last 10 s (by share, over 8 s) to hear a fresh estimate.
+    assert_eq!(at(25_000, 10, 0), 15_000);
+    assert_eq!(at(25_000, 10, 500_000), 19_000);
+    assert_eq!(at(600_000, 10, 0), 30_000);
 }
 
 #[test]
@@ -388,7 +446,10 @@ fn prequeue_is_drawn_at_random_at_start_then_fifo() {
         .collect();
     assert!(matches!(
         room.prequeue(pre[0], T0 + 200_000),
-        PreQueue::Pending(400)
+        PreQueue::Pending(Pending {
+            starts_in_ms: 400_000,
+            ..
+        })
     ));
     assert!(
         room.tick(T0 + 300_000).is_empty(),

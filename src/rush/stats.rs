@@ -126,6 +126,11 @@ pub(crate) struct Stats {
     line_seen: AtomicU64,
     /// When the last booking was made (ms since start).
     last_booking_ms: AtomicU64,
+    /// The first arrival, Unix milliseconds (to place the sale's start on the run's clock).
+    start_unix_ms: u64,
+    /// When the sale opened, Unix ms, as pre-queue answers gave it (`u64::MAX`: none did,
+    /// the room was open from the first arrival).
+    opens_unix_ms: AtomicU64,
     event: Mutex<Option<EventInfo>>,
     errors: Mutex<BTreeMap<String, u64>>,
     latency: Vec<Mutex<Histogram<u64>>>,
@@ -160,6 +165,11 @@ impl Stats {
             c: Counters::default(),
             line_seen: AtomicU64::new(0),
             last_booking_ms: AtomicU64::new(0),
+            start_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                .saturating_sub(u64::try_from(start.elapsed().as_millis()).unwrap_or(0)),
+            opens_unix_ms: AtomicU64::new(u64::MAX),
             event: Mutex::new(None),
             errors: Mutex::new(BTreeMap::new()),
             latency: STEPS
@@ -189,6 +199,11 @@ impl Stats {
     pub fn saw_line(&self, len: u64) {
         self.line_seen
             .fetch_max(len.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Notes the sale's start (Unix ms) as a pre-queue answer gave it.
+    pub fn saw_start(&self, unix_ms: u64) {
+        self.opens_unix_ms.fetch_min(unix_ms, Ordering::Relaxed);
     }
 
     /// Notes the event as a visitor read it (the first reading wins).
@@ -254,6 +269,10 @@ impl Stats {
         let units = get(&c.units);
         let sold_out_seen =
             get(&c.sold_out) > 0 || event.as_ref().is_some_and(|e| units >= e.capacity);
+        let opened_after_ms = match get(&self.opens_unix_ms) {
+            u64::MAX => None,
+            at => Some(at.saturating_sub(self.start_unix_ms)),
+        };
         let latency = STEPS
             .iter()
             .zip(&self.latency)
@@ -284,6 +303,9 @@ impl Stats {
             challenges: get(&c.challenges),
             latency,
             sold_out_after_ms: sold_out_seen.then(|| get(&self.last_booking_ms)),
+            opened_after_ms,
+            sold_out_after_open_ms: sold_out_seen
+                .then(|| get(&self.last_booking_ms).saturating_sub(opened_after_ms.unwrap_or(0))),
             duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
             timeline: lock(&self.samples).clone(),
             ..Summary::default()

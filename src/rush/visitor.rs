@@ -234,6 +234,9 @@ impl Visitor<'_> {
     fn hear(&self, r: &Reply) -> Heard {
         let j = &r.json;
         let poll = millis(&j["poll_ms"], Duration::from_secs(5));
+        if let Some(at) = j["starts_at_ms"].as_u64() {
+            self.ctx.stats.saw_start(at);
+        }
         match (r.status, j["state"].as_str()) {
             (200, None) => Heard::In(Some(j.clone())),
             (_, Some("waiting" | "paused")) => {

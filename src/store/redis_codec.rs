@@ -7,7 +7,7 @@ use std::time::Duration;
 use redis::{ErrorKind, RedisError, RedisResult, Value};
 
 use crate::room::{
-    position, to_secs, Event, Join, Overrides, PreQueue, Rate, RoomSettings, Stats, Visit,
+    position, to_secs, Event, Join, Overrides, Pending, PreQueue, Rate, RoomSettings, Stats, Visit,
 };
 
 fn u32_of(x: i64) -> u32 {
@@ -200,6 +200,8 @@ pub(super) struct Draw {
     pub(super) drawn: Option<(usize, usize, u64)>,
     /// Entries joined.
     pub(super) len: usize,
+    /// The draw's seed (0: none picked yet), picked at the first pre-queue join.
+    pub(super) seed: u64,
     /// The start (Unix seconds), if there is an event.
     pub(super) start: Option<u64>,
 }
@@ -212,6 +214,7 @@ pub(super) fn draw(v: &Value) -> RedisResult<Draw> {
     Ok(Draw {
         drawn: (drawn == 1).then(|| (u64_of(base) as usize, u64_of(n) as usize, seed as u64)),
         len: u64_of(len) as usize,
+        seed: seed as u64,
         start: (start >= 0).then_some(start as u64),
     })
 }
@@ -223,9 +226,12 @@ impl Draw {
             (Some((base, _, _)), Some(o), _) => o
                 .get(i)
                 .map_or(PreQueue::Unknown, |&k| PreQueue::Drawn(base + k as usize)),
-            (None, _, Some(start)) if i < self.len => {
-                PreQueue::Pending(start.saturating_sub(now_ms / 1000).min(u32::MAX as u64) as u32)
-            }
+            (None, _, Some(start)) if i < self.len => PreQueue::Pending(Pending::of(
+                i,
+                self.seed,
+                self.len,
+                (start * 1000).saturating_sub(now_ms),
+            )),
             _ => PreQueue::Unknown,
         }
     }

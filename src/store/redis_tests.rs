@@ -332,8 +332,18 @@ async fn prequeue<S: Store>(st: &S) {
             other => panic!("{other:?}"),
         }
     }
-    let pending = st.prequeue("r", entries[0], T0 + 200_000).await.unwrap();
-    assert_eq!(pending, PreQueue::Pending(400));
+    // Before the start each entry is told the time to it and about where the draw
+    // will put it (its key's share of the entries so far).
+    let mut expected = Vec::new();
+    for &e in &entries {
+        match st.prequeue("r", e, T0 + 200_000).await.unwrap() {
+            PreQueue::Pending(p) => {
+                assert_eq!(p.starts_in_ms, 400_000);
+                expected.push(p.expected_ahead as usize);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     assert_eq!(st.prequeue("r", 100, T0).await.unwrap(), PreQueue::Unknown);
     assert!(st.tick("r", T0 + 300_000).await.unwrap().is_empty());
     let called = st.tick("r", start_ms).await.unwrap();
@@ -353,6 +363,13 @@ async fn prequeue<S: Store>(st: &S) {
     sorted.sort_unstable();
     assert_eq!(sorted, (0..100).collect::<Vec<_>>(), "one place each");
     assert_ne!(places, sorted, "not the arrival order");
+    for (e, (&want, &got)) in expected.iter().zip(&places).enumerate() {
+        // A key's share of 100 entries: within a few places of its rank.
+        assert!(
+            want.abs_diff(got) <= 25,
+            "entry {e}: expected ~{want}, drawn {got}"
+        );
+    }
     assert_eq!(
         st.prequeue("r", 100, start_ms).await.unwrap(),
         PreQueue::Unknown

@@ -106,8 +106,8 @@ pub struct Answer {
 pub enum Standing {
     /// In line (or paused, with the flag).
     Waiting(crate::room::Position, bool),
-    /// In the pre-queue: the order is drawn in this many seconds.
-    PreQueue(u32),
+    /// In the pre-queue, before the draw.
+    PreQueue(crate::room::PreQueueWait),
     /// The room is closed.
     Closed,
     /// The store is down: nobody new gets in, the place is kept.
@@ -496,8 +496,9 @@ impl Gate {
                     .prequeue(&room.name, t.place as usize, now_ms)
                     .await?
                 {
-                    PreQueue::Pending(secs) => {
-                        return Ok(Outcome::Wait(t, false, Visit::PreQueue(secs)))
+                    PreQueue::Pending(p) => {
+                        let wait = pre_wait(p, &room.settings, now_ms);
+                        return Ok(Outcome::Wait(t, false, Visit::PreQueue(wait)));
                     }
                     PreQueue::Drawn(p) => Some(p),
                     PreQueue::Unknown => None,
@@ -549,11 +550,12 @@ impl Gate {
             }
             Join::PreQueued(i) => {
                 let t = new_ticket(&room.name, visitor, i, Phase::PreQueue, now_ms);
-                let secs = match self.store.prequeue(&room.name, i, now_ms).await? {
-                    PreQueue::Pending(s) => s,
-                    _ => 0,
+                let p = match self.store.prequeue(&room.name, i, now_ms).await? {
+                    PreQueue::Pending(p) => p,
+                    _ => crate::room::Pending::of(i, 0, 0, 0),
                 };
-                Ok(Outcome::Wait(t, true, Visit::PreQueue(secs)))
+                let wait = pre_wait(p, &room.settings, now_ms);
+                Ok(Outcome::Wait(t, true, Visit::PreQueue(wait)))
             }
             Join::Closed => Ok(Outcome::Closed),
         }
@@ -699,4 +701,17 @@ pub fn pass_from(headers: &HeaderMap) -> Option<&str> {
         .get(PASS_HEADER)
         .and_then(|v| v.to_str().ok())
         .or_else(|| cookies::get(headers, cookies::PASS))
+}
+
+/// What a pre-queue visitor is told: the time to the start and when to come back.
+fn pre_wait(
+    p: crate::room::Pending,
+    s: &crate::room::RoomSettings,
+    now_ms: u64,
+) -> crate::room::PreQueueWait {
+    crate::room::PreQueueWait {
+        starts_in: p.starts_in(),
+        starts_at_ms: now_ms.saturating_add(p.starts_in_ms),
+        poll_ms: crate::room::prequeue_poll_ms(p, s),
+    }
 }

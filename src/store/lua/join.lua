@@ -12,6 +12,11 @@ local reply
 if ev and (now < ev.pre or (ev.stop and now >= ev.stop)) then
   reply = { 3 }
 elseif ev and now < ev.start and S.mode ~= 'closed' then
+  -- The draw's seed is picked now, so each entry's key (and so its place in the
+  -- draw) is fixed, and visitors can be told to come back in draw order.
+  if not M.draw_seed then
+    put('draw_seed', seed)
+  end
   local entry = num('prequeue_len', 0)
   put('prequeue_len', entry + 1)
   reply = { 2, entry }
