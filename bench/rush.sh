@@ -114,8 +114,11 @@ dir = "$1/state"
 [log]
 level = "warn"
 [[rooms]]
+# One room for the event; its name is the pass audience the backend checks. When the
+# backend answers X-Usher-Sold-Out, the room closes and the line hears it at once.
 name = "booking"
-paths = ["/"]
+paths = ["/api/events/$EVENT_ID"]
+close_when_sold_out = true
 mode = "queue"
 max_active = $MAX_ACTIVE
 new_per_minute = $PER_MINUTE

@@ -228,3 +228,88 @@ new_per_minute = 60000
     demo.proxy.shutdown().await;
     demo.backend.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_the_site_says_sold_out_the_line_is_told_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let any = "127.0.0.1:0".parse().unwrap();
+    let demo = usher::demo::start(dir.path(), any, any).await.unwrap();
+    // A room for the coupon event alone (the demo's third), listening to the site's
+    // X-Usher-Sold-Out: once the last coupon is gone, nobody else is let in to find out.
+    let q = |p: PathBuf| format!("{:?}", p.display().to_string());
+    let toml = format!(
+        r#"
+[listen]
+public = "127.0.0.1:0"
+admin = "127.0.0.1:0"
+[tls]
+self_signed_names = ["localhost"]
+[upstream]
+servers = ["{backend}"]
+[passes]
+issuer = "usher-demo"
+signing_key = {key}
+[state]
+dir = {state}
+[[rooms]]
+# The pass audience the site checks.
+name = "booking"
+paths = ["/api/events/3"]
+mode = "queue"
+max_active = 200
+new_per_minute = 30000
+close_when_sold_out = true
+"#,
+        backend = demo.backend.addr,
+        key = q(dir.path().join("keys/pass-demo.key")),
+        state = q(dir.path().join("coupon-state")),
+    );
+    let settings = usher::config::Settings::from_toml(&toml).unwrap();
+    let proxy = usher::server::start(&settings).await.unwrap();
+    let target = format!("https://127.0.0.1:{}", proxy.public_addr.port());
+    let mut config = Config::new(target.clone(), 4_000);
+    config.arrival = Arrival::Spike(Duration::from_secs(2));
+    config.event = EventChoice::Id(3);
+    config.trust = Trust::Insecure;
+    config.connections = 4;
+    config.timeout = Duration::from_secs(90);
+    let summary = usher::rush::run(config).await.unwrap();
+    let text = summary.text();
+    println!("{text}");
+    assert_eq!(summary.booked, 1111, "{text}");
+    assert_eq!(summary.oversold, Some(0), "{text}");
+    assert_eq!(summary.errors_total, 0, "{:?}\n{text}", summary.errors);
+    assert_accounted(&summary);
+    assert_eq!(confirmed(dir.path(), 3), 1111);
+    // At 500 a second, letting everyone in to read "sold out" would have taken the whole
+    // line; most of it heard "closed" instead, without ever reaching the site.
+    assert!(
+        summary.closed >= 1_500,
+        "{} told closed, {} let in only to find it sold out\n{text}",
+        summary.closed,
+        summary.sold_out
+    );
+    // The room stays closed for newcomers: a clear answer, not a place in a dead line.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(proxy.certificate.clone()).unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let (status, body, _) = common::tls_json(
+        proxy.public_addr,
+        std::sync::Arc::new(cfg),
+        "GET",
+        "/api/events/3",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(body["state"], "closed", "{status} {body}");
+    proxy.shutdown().await;
+    demo.proxy.shutdown().await;
+    demo.backend.stop();
+}

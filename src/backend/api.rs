@@ -89,7 +89,14 @@ fn error(status: u16, code: &str, message: &str) -> Response<Body> {
 }
 
 fn reply(r: Reply) -> Response<Body> {
-    respond(r.status, r.body)
+    let sold_out = r.sold_out;
+    let mut resp = respond(r.status, r.body);
+    if sold_out {
+        // Tells usher (when the room is set to listen) that this event's line is over.
+        resp.headers_mut()
+            .insert("x-usher-sold-out", HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 fn query(q: Option<&str>, name: &str) -> Option<String> {

@@ -46,6 +46,8 @@ pub struct Reply {
     pub status: u16,
     /// JSON body.
     pub body: String,
+    /// The event is sold out: the site tells the waiting room (`X-Usher-Sold-Out`).
+    pub sold_out: bool,
 }
 
 /// Why a write got no answer.
@@ -79,6 +81,7 @@ fn error(status: u16, code: &str, message: &str) -> Reply {
     Reply {
         status,
         body: serde_json::json!({"error": {"code": code, "message": message}}).to_string(),
+        sold_out: false,
     }
 }
 
@@ -87,7 +90,10 @@ fn refusal(r: &Refusal) -> Reply {
         Refusal::NoEvent => error(404, "no_event", &r.to_string()),
         Refusal::NoBooking => error(404, "no_booking", &r.to_string()),
         Refusal::Started => error(409, "started", &r.to_string()),
-        Refusal::SoldOut => error(409, "sold_out", &r.to_string()),
+        Refusal::SoldOut => Reply {
+            sold_out: true,
+            ..error(409, "sold_out", &r.to_string())
+        },
         // The seat is named in its own field so a UI can mark it without parsing prose.
         Refusal::SeatTaken(seat) => Reply {
             status: 409,
@@ -97,6 +103,7 @@ fn refusal(r: &Refusal) -> Reply {
                 "seat": seat,
             }})
             .to_string(),
+            sold_out: false,
         },
         Refusal::Invalid(_) => error(422, "invalid", &r.to_string()),
     }
@@ -106,6 +113,7 @@ fn booked(b: &Booking, status: u16) -> Result<Reply, DbError> {
     Ok(Reply {
         status,
         body: serde_json::to_string(b)?,
+        sold_out: false,
     })
 }
 
@@ -207,6 +215,7 @@ fn apply(conn: &Connection, req: &Request, now: i64) -> Result<Outcome, DbError>
                     Reply {
                         status: stored.status,
                         body: stored.body,
+                        sold_out: false,
                     }
                 } else {
                     error(
@@ -254,6 +263,7 @@ fn apply(conn: &Connection, req: &Request, now: i64) -> Result<Outcome, DbError>
             Outcome::Keep(Reply {
                 status: 200,
                 body: serde_json::json!({ "id": id }).to_string(),
+                sold_out: false,
             })
         } else {
             Outcome::Undo(error(404, "no_event", "no such event"), None)
@@ -263,6 +273,7 @@ fn apply(conn: &Connection, req: &Request, now: i64) -> Result<Outcome, DbError>
             Ok(Outcome::Keep(Reply {
                 status: 201,
                 body: serde_json::json!({ "id": id }).to_string(),
+                sold_out: false,
             }))
         }
     }

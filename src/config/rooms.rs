@@ -120,6 +120,10 @@ pub struct RoomFile {
     pub start: Option<String>,
     /// When the sale ends: the room closes.
     pub end: Option<String>,
+    /// Close the room when the site answers with `X-Usher-Sold-Out: 1` (a room that
+    /// guards one event): the line is told "sold out" at once instead of each waiter
+    /// being let in to find out.
+    pub close_when_sold_out: bool,
 }
 
 impl Default for RoomFile {
@@ -139,6 +143,7 @@ impl Default for RoomFile {
             prequeue_start: None,
             start: None,
             end: None,
+            close_when_sold_out: false,
         }
     }
 }
@@ -216,6 +221,8 @@ pub struct RoomRoute {
     pub paths: Vec<String>,
     /// Admission settings.
     pub settings: RoomSettings,
+    /// Close on the site's `X-Usher-Sold-Out`.
+    pub close_when_sold_out: bool,
 }
 
 /// A validated bypass rule.
@@ -360,6 +367,7 @@ pub(super) fn validate(
             hosts: r.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
             paths,
             settings,
+            close_when_sold_out: r.close_when_sold_out,
         });
     }
 

@@ -9,8 +9,8 @@
 //! 5. `upstream_request` — clean hop-by-hop, `X-Usher-*` and usher cookies, add forwarding
 //!    headers and the verified pass, pick an upstream, rewrite the target and `Host`.
 //! 6. `send`      — the pooled client, under connect and response timeouts.
-//! 7. `response`  — clean the response headers (acting on `X-Usher-Complete`), add `Via`,
-//!    `X-Request-Id` and usher's cookies, tunnel upgrades.
+//! 7. `response`  — clean the response headers (acting on `X-Usher-Complete` and
+//!    `X-Usher-Sold-Out`), add `Via`, `X-Request-Id` and usher's cookies, tunnel upgrades.
 
 mod body;
 pub mod challenge;
@@ -273,11 +273,18 @@ impl Proxy {
             _ => None,
         };
         headers::remove_hop_by_hop(resp.headers_mut());
-        let complete = resp
-            .headers()
-            .get("x-usher-complete")
-            .is_some_and(|v| v.as_bytes() == b"1");
+        let said = |name: &str| {
+            resp.headers()
+                .get(name)
+                .is_some_and(|v| v.as_bytes() == b"1")
+        };
+        let (complete, sold_out) = (said("x-usher-complete"), said("x-usher-sold-out"));
         headers::remove_usher_headers(resp.headers_mut());
+        if sold_out {
+            if let (Some(gate), Some((ri, _))) = (&self.gate, &admission.session) {
+                gate.site_sold_out(*ri).await;
+            }
+        }
         let mut set_cookies = admission.set_cookies;
         if complete {
             // The site says the visitor is done (e.g. booked): the slot frees at once.

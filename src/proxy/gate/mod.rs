@@ -183,6 +183,8 @@ pub struct Gate {
     sharing: sharing::Sharing,
     /// Per room: a line has formed (as of the last tick), so joining costs a challenge.
     busy: Box<[AtomicBool]>,
+    /// Per room: when (Unix seconds) the site's sold-out answer last closed it.
+    sold_out_at: Box<[std::sync::atomic::AtomicU64]>,
     /// Sessions that ended while the store was down: (room, session id), applied when it
     /// answers again so their slots are not held until they time out.
     pending_ends: std::sync::Mutex<Vec<(usize, String)>>,
@@ -247,6 +249,11 @@ impl Gate {
             challenges: Challenges::new(&secret),
             guard: abuse::Guard::default(),
             sharing: sharing::Sharing::default(),
+            sold_out_at: settings
+                .rooms
+                .iter()
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
             busy: settings
                 .rooms
                 .iter()

@@ -4,6 +4,7 @@
 use super::{unix_ms, Gate};
 use crate::pass::PassClaims;
 use crate::store::Store;
+use std::sync::atomic::Ordering;
 
 impl Gate {
     /// Ends a session at once (leave, or `X-Usher-Complete` from the site) and calls the
@@ -22,6 +23,37 @@ impl Gate {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push((ri, claims.jti.clone())),
+        }
+    }
+
+    /// The site says the event behind room `ri` is sold out (`X-Usher-Sold-Out`): when the
+    /// room listens, it is closed for everyone (an operator override, shared through the
+    /// store, lifted with the admin API), so the line hears "sold out" at its next poll.
+    pub async fn site_sold_out(&self, ri: usize) {
+        let policy = self.policy();
+        let Some(room) = policy.routes.get(ri).filter(|r| r.close_when_sold_out) else {
+            return;
+        };
+        // Many sold-out answers arrive together: one close per few seconds is enough (and
+        // an operator who reopens the room is not overruled by answers already in flight).
+        let now = unix_ms() / 1000;
+        let Some(last) = self.sold_out_at.get(ri) else {
+            return;
+        };
+        if now.saturating_sub(last.swap(now, Ordering::Relaxed)) < 5 {
+            return;
+        }
+        let change = crate::room::Overrides {
+            mode: Some("closed".into()),
+            ..Default::default()
+        };
+        match self.store.override_settings(&room.name, change).await {
+            Ok(_) => tracing::info!(room = %room.name, "the site says sold out: room closed"),
+            Err(e) => {
+                // Try again on the next sold-out answer.
+                last.store(0, Ordering::Relaxed);
+                tracing::warn!(room = %room.name, error = %e, "could not close the sold-out room");
+            }
         }
     }
 
