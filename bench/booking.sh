@@ -119,16 +119,7 @@ done
 rm -rf "$WORK" "$RESULTS"
 mkdir -p "$WORK"/{runs,keys,state}
 
-if ((OWN_BIN)); then
-    log "USHER_BIN given: using $USHER_BIN (not built here)"
-elif [[ $SKIP_BUILD == 1 ]]; then
-    log "SKIP_BUILD=1: using the existing $USHER_BIN"
-else
-    log "building usher (cargo build --release; log: bench/out/booking/cargo-build.log)"
-    (cd "$ROOT" && cargo build --release) >"$WORK/cargo-build.log" 2>&1 \
-        || { tail -20 "$WORK/cargo-build.log" >&2; die "cargo build failed"; }
-fi
-[[ -x $USHER_BIN ]] || die "$USHER_BIN not found after build"
+build_usher
 
 # What the backend promises (src/backend/db.rs); say so if the source no longer matches.
 # (With USHER_BIN this reads the working tree, not the binary's source; check_db checks the

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# bench/proxy.sh — usher vs nginx as an HTTPS (TLS 1.3) reverse proxy, same upstream, one run.
+# bench/proxy.sh — usher vs nginx vs HAProxy as an HTTPS (TLS 1.3) reverse proxy, same
+# upstream, one run.
 #
 #   bash bench/proxy.sh                 # DURATION=10 ROUNDS=3 WARMUP=3
 #   DURATION=30 ROUNDS=5 bash bench/proxy.sh
 #   SKIP_BUILD=1 bash bench/proxy.sh   # reuse target/release/usher
+#   PROXIES="usher haproxy" bash bench/proxy.sh   # a subset
 #
 # Layout on a 2-core machine (see bench/README.md):
-#   core 0: the proxy under test (usher OR nginx, one worker)
+#   core 0: the proxy under test (usher, nginx OR haproxy; one worker / thread)
 #   core 1: the upstream nginx (plain HTTP) + the load generator (wrk / h2load)
 #
 # Everything it writes goes under bench/out/ (gitignored), recreated on every run.
@@ -20,9 +22,12 @@ WARMUP=${WARMUP:-3}           # seconds of warm-up per (protocol, proxy) before 
 H1_CONNS=${H1_CONNS:-64}      # wrk -c
 H2_CLIENTS=${H2_CLIENTS:-16}  # h2load -c
 H2_STREAMS=${H2_STREAMS:-8}   # h2load -m
-# 1 = nginx also adds the headers usher adds (X-Forwarded-*, Forwarded, Via, X-Request-Id),
-# so both proxies do the same header work. 0 = the bare proxy_pass config.
-NGINX_HEADER_PARITY=${NGINX_HEADER_PARITY:-1}
+# Which proxies to measure, in this order in the report (any of usher, nginx, haproxy).
+PROXIES=${PROXIES:-usher nginx haproxy}
+# 1 = nginx and HAProxy also add the headers usher adds (X-Forwarded-*, Forwarded, Via,
+# X-Request-Id), so all proxies do the same header work. 0 = their bare proxy configs.
+# NGINX_HEADER_PARITY is the old name, still honoured.
+HEADER_PARITY=${HEADER_PARITY:-${NGINX_HEADER_PARITY:-1}}
 SKIP_BUILD=${SKIP_BUILD:-0}   # 1 = use the existing target/release/usher as is
 # Noise control: a run during which more than NOISE_MAX % of a core went to anything but
 # the proxy, the load generator and the upstream is discarded and repeated (up to
@@ -34,6 +39,7 @@ QUIET_WAIT=${QUIET_WAIT:-120}
 
 USHER_PORT=18443      # usher TLS listener
 NGINX_PORT=18444      # nginx TLS listener
+HAPROXY_PORT=18445    # HAProxy TLS listener
 UPSTREAM_PORT=18080   # upstream nginx, plain HTTP
 ADMIN_PORT=19090      # usher admin (/readyz)
 
@@ -51,8 +57,19 @@ LOGS=$OUT
 # ---------------------------------------------------------------------------- prerequisites
 [[ $(nproc) -ge 2 ]] || die "needs at least 2 CPU cores (proxy on core 0, load on core 1)"
 
+read -ra PROXY_LIST <<<"$PROXIES"
+((${#PROXY_LIST[@]})) || die "PROXIES is empty (want any of: usher nginx haproxy)"
+seen=" "
+for proxy in "${PROXY_LIST[@]}"; do
+    case $proxy in usher|nginx|haproxy) ;; *) die "unknown proxy '$proxy' in PROXIES (want any of: usher nginx haproxy)";; esac
+    [[ $seen != *" $proxy "* ]] || die "'$proxy' is twice in PROXIES"
+    seen+="$proxy "
+done
+selected() { [[ " ${PROXY_LIST[*]} " == *" $1 "* ]]; }
+
 need=()
-command -v nginx   >/dev/null || need+=(nginx)
+command -v nginx   >/dev/null || need+=(nginx)   # the upstream is nginx whatever PROXIES says
+selected haproxy && { command -v haproxy >/dev/null || need+=(haproxy); }
 command -v wrk     >/dev/null || need+=(wrk)
 command -v h2load  >/dev/null || need+=(nghttp2-client)
 command -v openssl >/dev/null || need+=(openssl)
@@ -66,30 +83,30 @@ fi
 for t in taskset ss awk sort; do command -v "$t" >/dev/null || die "missing tool: $t"; done
 
 # Ports must be free: a leftover process would silently be benchmarked instead.
-for p in $USHER_PORT $NGINX_PORT $UPSTREAM_PORT $ADMIN_PORT; do
+ports=("$UPSTREAM_PORT")
+selected usher   && ports+=("$USHER_PORT" "$ADMIN_PORT")
+selected nginx   && ports+=("$NGINX_PORT")
+selected haproxy && ports+=("$HAPROXY_PORT")
+for p in "${ports[@]}"; do
     [[ -z $(ss -Htln "sport = :$p") ]] || die "port $p is in use: $(ss -Htlnp "sport = :$p")"
 done
 
 # Only this script's own files: room.sh keeps its results in the same folder.
-rm -rf "$OUT"/{upstream,nginx,usher,runs} "$OUT"/raw.tsv "$OUT"/proxy-results.md
-mkdir -p "$OUT"/{upstream,nginx,usher,runs}
+rm -rf "$OUT"/{upstream,nginx,usher,haproxy,runs} "$OUT"/raw.tsv "$OUT"/proxy-results.md
+mkdir -p "$OUT"/{upstream,nginx,usher,haproxy,runs}
 
-if [[ $SKIP_BUILD == 1 ]]; then
-    log "SKIP_BUILD=1: using the existing $USHER_BIN"
-else
-    log "building usher (cargo build --release; log: bench/out/cargo-build.log)"
-    (cd "$ROOT" && cargo build --release) >"$OUT/cargo-build.log" 2>&1 \
-        || { tail -20 "$OUT/cargo-build.log" >&2; die "cargo build failed"; }
+if selected usher; then
+    WORK=$OUT build_usher
 fi
-[[ -x $USHER_BIN ]] || die "$USHER_BIN not found after build"
 
 # ---------------------------------------------------------------------------- certificate
-# One ECDSA P-256 self-signed cert for both proxies. `req -newkey ec` writes a PKCS#8 key,
-# which both rustls and OpenSSL read.
+# One ECDSA P-256 self-signed cert for all proxies. `req -newkey ec` writes a PKCS#8 key,
+# which both rustls and OpenSSL read. HAProxy wants certificate and key in one PEM file.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -days 2 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$OUT/openssl.log" 2>&1 \
     || { cat "$OUT/openssl.log" >&2; die "certificate generation failed"; }
+(umask 077 && cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/haproxy/cert+key.pem")
 
 # ---------------------------------------------------------------------------- configs
 # nginx keeps everything (pid, logs, temp dirs) under its own directory: nothing in /etc
@@ -131,7 +148,7 @@ $(nginx_temp_paths "$OUT/upstream")
 EOF
 } >"$OUT/upstream/nginx.conf"
 
-if [[ $NGINX_HEADER_PARITY == 1 ]]; then
+if [[ $HEADER_PARITY == 1 ]]; then
     # What usher adds per request (src/proxy/headers.rs): X-Forwarded-For/-Proto/-Host,
     # Forwarded, Via and X-Request-Id upstream; Via and X-Request-Id on the response.
     # shellcheck disable=SC2016  # nginx variables, not shell ones
@@ -201,7 +218,67 @@ workers = 1
 level = "warn"
 EOF
 
+# HAProxy as the proxy under test: master-worker in the foreground (-W, like nginx's master
+# + one worker), one thread, TLS 1.3 only, h2 + http/1.1 by ALPN, keep-alive on both sides
+# with idle upstream connections shared between all client connections (`http-reuse
+# always`: nginx's `keepalive` pool and usher's pool do the same). No `log` line: nothing is
+# logged. Timeouts are long enough never to fire during a run; 75 s keep-alive like nginx.
+# There is no per-connection request cap to lift (nginx's keepalive_requests).
+if [[ $HEADER_PARITY == 1 ]]; then
+    # The same headers as usher / nginx above. HAProxy 2.6 has no `option forwarded` (2.8+),
+    # so Forwarded is set by hand, in usher's format. req.ver is "1.1" or "2.0"; res.ver is
+    # the upstream's version, which is what usher puts in the response's Via.
+    HAPROXY_PARITY_HEADERS='
+    option forwardfor
+    unique-id-format %{+X}o\ %Ts-%pid-%rt
+    unique-id-header X-Request-Id
+    http-request  set-header X-Forwarded-Proto https
+    http-request  set-header X-Forwarded-Host  %[req.hdr(host)]
+    http-request  set-header Forwarded         "for=%[src];proto=https;host=\"%[req.hdr(host)]\""
+    http-request  set-header Via               "%[req.ver] haproxy"
+    http-response set-header Via               "%[res.ver] haproxy"
+    http-response set-header X-Request-Id      %[unique-id]'
+else
+    HAPROXY_PARITY_HEADERS=''
+fi
+cat >"$OUT/haproxy/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 4096
+    pidfile $OUT/haproxy/haproxy.pid
+
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    maxconn 4096
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-request 300s
+    timeout http-keep-alive 75s
+
+frontend proxy
+    bind 127.0.0.1:$HAPROXY_PORT ssl crt $OUT/haproxy/cert+key.pem alpn h2,http/1.1 ssl-min-ver TLSv1.3$HAPROXY_PARITY_HEADERS
+    default_backend upstream
+
+backend upstream
+    server upstream 127.0.0.1:$UPSTREAM_PORT
+EOF
+
 # ---------------------------------------------------------------------------- start servers
+
+first_child() {  # <master pid> <what> <log file>: waits for the master's first child, prints it
+    local master=$1 what=$2 logf=$3 child=""
+    for _ in $(seq 100); do
+        child=$(ps -o pid= --ppid "$master" 2>/dev/null | head -1 | tr -d ' ' || true)
+        [[ -n $child ]] && break
+        alive "$master" || die "$what exited: $(cat "$logf" 2>/dev/null)"
+        sleep 0.1
+    done
+    [[ -n $child ]] || die "$what started no worker (log: $logf)"
+    echo "$child"
+}
 
 start_nginx() {  # $1 = dir, $2 = core; sets NGINX_MASTER / NGINX_WORKER
     local dir=$1 core=$2
@@ -211,14 +288,7 @@ start_nginx() {  # $1 = dir, $2 = core; sets NGINX_MASTER / NGINX_WORKER
         >"$dir/stdout.log" 2>&1 &
     NGINX_MASTER=$!
     MAIN_PIDS+=("$NGINX_MASTER")
-    NGINX_WORKER=""
-    for _ in $(seq 100); do
-        NGINX_WORKER=$(ps -o pid= --ppid "$NGINX_MASTER" 2>/dev/null | head -1 | tr -d ' ' || true)
-        [[ -n $NGINX_WORKER ]] && break
-        alive "$NGINX_MASTER" || die "nginx ($dir) exited: $(cat "$dir/error.log" 2>/dev/null)"
-        sleep 0.1
-    done
-    [[ -n $NGINX_WORKER ]] || die "nginx ($dir) started no worker"
+    NGINX_WORKER=$(first_child "$NGINX_MASTER" "nginx ($dir)" "$dir/error.log")
     EXTRA_PIDS+=("$NGINX_WORKER")
 }
 
@@ -227,29 +297,54 @@ start_nginx "$OUT/upstream" "$LOAD_CORE"
 UPSTREAM_WORKER=$NGINX_WORKER
 wait_for "upstream" curl -sf "http://127.0.0.1:$UPSTREAM_PORT/"
 
-log "starting nginx proxy on 127.0.0.1:$NGINX_PORT (core $PROXY_CORE)"
-start_nginx "$OUT/nginx" "$PROXY_CORE"
-NGINX_PID=$NGINX_WORKER   # CPU is measured on the worker; the master only supervises
-wait_for "nginx proxy" curl -sf --cacert "$OUT/cert.pem" "https://127.0.0.1:$NGINX_PORT/"
+if selected nginx; then
+    log "starting nginx proxy on 127.0.0.1:$NGINX_PORT (core $PROXY_CORE)"
+    start_nginx "$OUT/nginx" "$PROXY_CORE"
+    NGINX_PID=$NGINX_WORKER   # CPU is measured on the worker; the master only supervises
+    wait_for "nginx proxy" curl -sf --cacert "$OUT/cert.pem" "https://127.0.0.1:$NGINX_PORT/"
+fi
 
-log "starting usher on 127.0.0.1:$USHER_PORT (core $PROXY_CORE)"
-taskset -c "$PROXY_CORE" "$USHER_BIN" proxy -c "$OUT/usher/usher.toml" >"$OUT/usher/usher.log" 2>&1 &
-USHER_PID=$!
-MAIN_PIDS+=("$USHER_PID")
-usher_ready() { alive "$USHER_PID" || die "usher exited: $(cat "$OUT/usher/usher.log")"
-                [[ $(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz") == ready ]]; }
-for _ in $(seq 100); do usher_ready && break; sleep 0.1; done
-usher_ready || die "usher did not report ready"
+if selected haproxy; then
+    log "starting HAProxy on 127.0.0.1:$HAPROXY_PORT (core $PROXY_CORE)"
+    hdir=$OUT/haproxy
+    haproxy -c -f "$hdir/haproxy.cfg" >"$hdir/config-test.log" 2>&1 \
+        || { cat "$hdir/config-test.log" >&2; die "HAProxy config $hdir/haproxy.cfg is invalid"; }
+    # A warning means HAProxy changed or ignored something in the config: not what we meant.
+    ! grep -q WARNING "$hdir/config-test.log" \
+        || { cat "$hdir/config-test.log" >&2; die "HAProxy warns about $hdir/haproxy.cfg"; }
+    # -W: master-worker in the foreground (no -D); SIGTERM to the master stops both.
+    taskset -c "$PROXY_CORE" haproxy -W -f "$hdir/haproxy.cfg" >"$hdir/haproxy.log" 2>&1 &
+    HAPROXY_MASTER=$!
+    MAIN_PIDS+=("$HAPROXY_MASTER")
+    HAPROXY_PID=$(first_child "$HAPROXY_MASTER" "HAProxy" "$hdir/haproxy.log")
+    EXTRA_PIDS+=("$HAPROXY_PID")   # CPU is measured on the worker, as for nginx
+    wait_for "HAProxy" curl -sf --cacert "$OUT/cert.pem" "https://127.0.0.1:$HAPROXY_PORT/"
+fi
+
+if selected usher; then
+    log "starting usher on 127.0.0.1:$USHER_PORT (core $PROXY_CORE)"
+    taskset -c "$PROXY_CORE" "$USHER_BIN" proxy -c "$OUT/usher/usher.toml" >"$OUT/usher/usher.log" 2>&1 &
+    USHER_PID=$!
+    MAIN_PIDS+=("$USHER_PID")
+    usher_ready() { alive "$USHER_PID" || die "usher exited: $(cat "$OUT/usher/usher.log")"
+                    [[ $(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz") == ready ]]; }
+    for _ in $(seq 100); do usher_ready && break; sleep 0.1; done
+    usher_ready || die "usher did not report ready"
+fi
 
 # ---------------------------------------------------------------------------- sanity checks
-# Both proxies must return the upstream body over h1 and h2, with TLS 1.3, and the
+# Every proxy must return the upstream body over h1 and h2, with TLS 1.3, and the
 # certificate must verify — otherwise we would be benchmarking error pages.
-port_of() { [[ $1 == usher ]] && echo "$USHER_PORT" || echo "$NGINX_PORT"; }
-pid_of()  { [[ $1 == usher ]] && echo "$USHER_PID"  || echo "$NGINX_PID"; }
+port_of() {
+    case $1 in usher) echo "$USHER_PORT";; nginx) echo "$NGINX_PORT";; haproxy) echo "$HAPROXY_PORT";; esac
+}
+pid_of() {  # the process whose CPU is measured
+    case $1 in usher) echo "$USHER_PID";; nginx) echo "$NGINX_PID";; haproxy) echo "$HAPROXY_PID";; esac
+}
 
 TLS_INFO=()
-for proxy in usher nginx; do
-    port=$(port_of $proxy)
+for proxy in "${PROXY_LIST[@]}"; do
+    port=$(port_of "$proxy")
     for v in 1.1 2; do
         got=$(curl -sS --cacert "$OUT/cert.pem" --http"$v" -w '|%{http_code}|%{http_version}' \
               "https://127.0.0.1:$port/")
@@ -263,7 +358,8 @@ for proxy in usher nginx; do
     [[ $proto == TLSv1.3 ]] || die "$proxy negotiated '$proto', expected TLSv1.3"
     TLS_INFO+=("$proxy: $proto, $cipher${kx:+, $kx}")
 done
-log "sanity checks passed: ${TLS_INFO[0]}; ${TLS_INFO[1]}"
+TLS_SUMMARY=$(printf '%s; ' "${TLS_INFO[@]}"); TLS_SUMMARY=${TLS_SUMMARY%; }
+log "sanity checks passed: $TLS_SUMMARY"
 
 # ---------------------------------------------------------------------------- measurement helpers
 
@@ -369,7 +465,7 @@ measure() {
                   sprintf("%.1f", 100 * (b0[1] - a0[1]) / (b0[2] - a0[2])),
                   sprintf("%.1f", 100 * (b1[1] - a1[1]) / (b1[2] - a1[2]))
         }' >>"$RAW"
-    tail -1 "$RAW" | awk -F'\t' '{printf "  %-2s %-5s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us/req  err %s | cpu%%: proxy %s loadgen %s upstream %s other %s | core busy%%: proxy %s load %s\n",
+    tail -1 "$RAW" | awk -F'\t' '{printf "  %-2s %-7s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us/req  err %s | cpu%%: proxy %s loadgen %s upstream %s other %s | core busy%%: proxy %s load %s\n",
         $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $14, $16, $17}' >&2
     if [[ $errors -ne 0 ]]; then log "WARNING: $errors errors in $base.log"; fi
 }
@@ -388,16 +484,16 @@ warmup() {  # <h1|h2> <proxy>: short unmeasured run
 
 # run_round (bench/lib.sh): measure, repeating a run that other work disturbed.
 
-log "measuring: ${ROUNDS} rounds x ${DURATION}s per proxy and protocol, alternating usher/nginx"
+NPROXIES=${#PROXY_LIST[@]}
+log "measuring: ${ROUNDS} rounds x ${DURATION}s per proxy and protocol, rotating ${PROXY_LIST[*]}"
 for proto in h1 h2; do
     wait_quiet
-    warmup "$proto" usher
-    warmup "$proto" nginx
+    for proxy in "${PROXY_LIST[@]}"; do warmup "$proto" "$proxy"; done
     for round in $(seq 1 "$ROUNDS"); do
-        # Alternate who goes first so slow drift (thermal, neighbours) hits both equally.
-        if ((round % 2)); then order="usher nginx"; else order="nginx usher"; fi
-        for proxy in $order; do
-            run_round "$proto" "$proxy" "$round"
+        # Rotate the order (round 1: a b c, round 2: b c a, round 3: c a b, …) so that slow
+        # drift (thermal, neighbours) and "who ran right after whom" hit all proxies equally.
+        for i in $(seq 0 $((NPROXIES - 1))); do
+            run_round "$proto" "${PROXY_LIST[$(((round - 1 + i) % NPROXIES))]}" "$round"
         done
     done
 done
@@ -417,21 +513,28 @@ git -C "$ROOT" diff --quiet HEAD -- . ':(exclude)bench' 2>/dev/null \
 cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 results=$OUT/proxy-results.md
 {
-    echo "# usher vs nginx — HTTPS reverse proxy benchmark"
+    echo "# usher vs nginx vs HAProxy — HTTPS reverse proxy benchmark"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "- machine: $(nproc) cores, ${cpu_model:-unknown CPU}, kernel $(uname -r)"
-    echo "- usher: commit $commit, $("$USHER_BIN" --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
-    echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(openssl version)"
+    echo "- proxies measured: ${PROXY_LIST[*]}"
+    if selected usher; then
+        echo "- usher: commit $commit, $("$USHER_BIN" --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
+    fi
+    echo "- nginx$(selected nginx || echo ' (upstream only)'): $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(openssl version)"
+    if selected haproxy; then
+        echo "- HAProxy: $(haproxy -v 2>&1 | awk '/ version / {print $3; exit}'), $(haproxy -vv 2>&1 |
+            awk -F': ' '/^Running on OpenSSL version/ {print $2; exit}')"
+    fi
     echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'); h2load: $(h2load --version 2>&1 | head -1)"
-    echo "- TLS: ${TLS_INFO[0]}; ${TLS_INFO[1]}"
-    echo "- layout: proxy on core $PROXY_CORE (1 worker); upstream nginx + load generator on core $LOAD_CORE"
+    echo "- TLS: $TLS_SUMMARY"
+    echo "- layout: proxy on core $PROXY_CORE (1 worker / thread); upstream nginx + load generator on core $LOAD_CORE"
     echo "- load: HTTP/1.1 \`wrk -t1 -c$H1_CONNS --latency\`; HTTP/2 \`h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS\`; keep-alive"
-    echo "- ${ROUNDS} rounds x ${DURATION}s per proxy and protocol (after ${WARMUP}s warm-up), alternating; **medians** shown"
+    echo "- ${ROUNDS} rounds x ${DURATION}s per proxy and protocol (after ${WARMUP}s warm-up), order rotated each round; **medians** shown"
     awk -F'\t' -v m="$NOISE_MAX" -v r="$RETRIES" 'NR > 1 {n++; if ($14 > m) d++}
         END {printf "- noise: %d disturbed run(s) repeated; %d of %d kept runs disturbed (other > %s%% of a core)%s\n",
              r, d, n, m, d ? " — **treat these results with suspicion**" : ""}' "$RAW"
-    echo "- nginx header parity (adds usher's X-Forwarded-*/Forwarded/Via/X-Request-Id): $([[ $NGINX_HEADER_PARITY == 1 ]] && echo on || echo off)"
+    echo "- header parity (nginx and HAProxy add usher's X-Forwarded-*/Forwarded/Via/X-Request-Id): $([[ $HEADER_PARITY == 1 ]] && echo on || echo off)"
     echo
     echo "Latency: HTTP/1.1 from wrk's --latency distribution; HTTP/2 from h2load's per-request log"
     echo "(--log-file, nearest-rank). CPU µs/req = proxy process utime+stime over the run / requests completed."
@@ -439,34 +542,37 @@ results=$OUT/proxy-results.md
     echo "| protocol | proxy | req/s | p50 ms | p99 ms | CPU µs/req |"
     echo "|---|---|---:|---:|---:|---:|"
     for proto in h1 h2; do
-        for proxy in usher nginx; do
+        for proxy in "${PROXY_LIST[@]}"; do
             printf '| %s | %s | %.0f | %.3f | %.3f | %.1f |\n' "$(label $proto)" "$proxy" \
-                "$(col $proto $proxy rps)" "$(col $proto $proxy p50_ms)" \
-                "$(col $proto $proxy p99_ms)" "$(col $proto $proxy cpu_us_per_req)"
+                "$(col $proto "$proxy" rps)" "$(col $proto "$proxy" p50_ms)" \
+                "$(col $proto "$proxy" p99_ms)" "$(col $proto "$proxy" cpu_us_per_req)"
         done
     done
     echo
     for proto in h1 h2; do
-        awk -v l="$(label $proto)" \
-            -v ur="$(col $proto usher rps)" -v nr="$(col $proto nginx rps)" \
-            -v u99="$(col $proto usher p99_ms)" -v n99="$(col $proto nginx p99_ms)" \
-            -v uc="$(col $proto usher cpu_us_per_req)" -v nc="$(col $proto nginx cpu_us_per_req)" \
-            'BEGIN {printf "- %s usher/nginx: rps ratio **%.2f**, p99 ratio **%.2f**, CPU/req ratio %.2f\n",
-                    l, ur / nr, u99 / n99, uc / nc}'
+        for other in nginx haproxy; do
+            if ! selected usher || ! selected "$other"; then continue; fi
+            awk -v l="$(label $proto)" -v o="$other" \
+                -v ur="$(col $proto usher rps)" -v nr="$(col $proto "$other" rps)" \
+                -v u99="$(col $proto usher p99_ms)" -v n99="$(col $proto "$other" p99_ms)" \
+                -v uc="$(col $proto usher cpu_us_per_req)" -v nc="$(col $proto "$other" cpu_us_per_req)" \
+                'BEGIN {printf "- %s usher/%s: rps ratio **%.2f**, p99 ratio **%.2f**, CPU/req ratio %.2f\n",
+                        l, o, ur / nr, u99 / n99, uc / nc}'
+        done
     done
-    echo
+    if selected usher && ((NPROXIES > 1)); then echo; fi
     echo "Where the time went (medians; % of one core over the run):"
     echo
     echo "| protocol | proxy | errors | proxy CPU % | load gen CPU % | upstream CPU % | other % | proxy core busy % | load core busy % |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     for proto in h1 h2; do
-        for proxy in usher nginx; do
+        for proxy in "${PROXY_LIST[@]}"; do
             printf '| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n' "$(label $proto)" "$proxy" \
-                "$(awk -F'\t' -v p=$proto -v x=$proxy '$1 == p && $2 == x {e += $9} END {print e + 0}' "$RAW")" \
-                "$(col $proto $proxy proxy_cpu_pct)" "$(col $proto $proxy loadgen_cpu_pct)" \
-                "$(col $proto $proxy upstream_cpu_pct)" \
-                "$(col $proto $proxy other_pct)" "$(col $proto $proxy proxy_core_busy_pct)" \
-                "$(col $proto $proxy load_core_busy_pct)"
+                "$(awk -F'\t' -v p=$proto -v x="$proxy" '$1 == p && $2 == x {e += $9} END {print e + 0}' "$RAW")" \
+                "$(col $proto "$proxy" proxy_cpu_pct)" "$(col $proto "$proxy" loadgen_cpu_pct)" \
+                "$(col $proto "$proxy" upstream_cpu_pct)" \
+                "$(col $proto "$proxy" other_pct)" "$(col $proto "$proxy" proxy_core_busy_pct)" \
+                "$(col $proto "$proxy" load_core_busy_pct)"
         done
     done
     echo
@@ -474,10 +580,10 @@ results=$OUT/proxy-results.md
     # core (load generator + upstream) is saturated, the faster proxy is held back and the
     # req/s ratio is squeezed toward 1; CPU µs/req stays a fair comparison either way.
     for proto in h1 h2; do
-        for proxy in usher nginx; do
+        for proxy in "${PROXY_LIST[@]}"; do
             awk -v l="$(label $proto)" -v x="$proxy" \
-                -v pc="$(col $proto $proxy proxy_core_busy_pct)" \
-                -v lc="$(col $proto $proxy load_core_busy_pct)" 'BEGIN {
+                -v pc="$(col $proto "$proxy" proxy_core_busy_pct)" \
+                -v lc="$(col $proto "$proxy" load_core_busy_pct)" 'BEGIN {
                 if (pc >= 90 && lc >= 90) v = "both cores saturated (proxy core " pc "%, load core " lc "%): req/s is limited by both sides"
                 else if (pc >= 90) v = "proxy-bound (proxy core " pc "%, load core " lc "%): req/s is the proxy'\''s capacity"
                 else if (lc >= 90) v = "LOAD-BOUND (load core " lc "%, proxy core only " pc "%): req/s is a lower bound for this proxy"
