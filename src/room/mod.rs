@@ -361,6 +361,17 @@ impl Room {
 
     /// Draws the pre-queue's order once the start has come: a uniformly random
     /// permutation (Fisher–Yates over a seeded splitmix64), appended to the line.
+    /// Draws the pre-queue once the start has come and, when this call drew it, calls
+    /// the first visitors at once: the sale opens with the first poll after the start,
+    /// not at the next tick.
+    fn open_sale_if_due(&mut self, now_ms: u64) {
+        let drawn = self.drawn.is_some();
+        self.draw_if_due(to_secs(now_ms));
+        if !drawn && self.drawn.is_some() {
+            self.tick(now_ms);
+        }
+    }
+
     fn draw_if_due(&mut self, now: u32) {
         let Some(ev) = self.settings.event else {
             return;
@@ -397,8 +408,7 @@ impl Room {
 
     /// Where pre-queue entry `i` stands.
     pub fn prequeue(&mut self, i: usize, now_ms: u64) -> PreQueue {
-        let now = to_secs(now_ms);
-        self.draw_if_due(now);
+        self.open_sale_if_due(now_ms);
         match (&self.drawn, self.settings.event) {
             (Some(places), _) => places
                 .get(i)
@@ -498,7 +508,7 @@ impl Room {
                 self.prequeue_len += 1;
                 return Join::PreQueued(self.prequeue_len - 1);
             }
-            self.draw_if_due(now);
+            self.open_sale_if_due(now_ms);
         }
         match self.settings.mode {
             Mode::Closed => Join::Closed,

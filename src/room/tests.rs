@@ -495,3 +495,37 @@ fn prequeue_is_drawn_at_random_at_start_then_fifo() {
     room.reconfigure(ended);
     assert_eq!(room.join("too-late", start_ms + 61_000), Join::Closed);
 }
+
+#[test]
+fn the_sale_opens_with_the_first_poll_after_the_start_not_the_next_tick() {
+    let start_ms = T0 + 60_000;
+    let mut s = settings(Mode::Queue);
+    s.max_active = 5;
+    s.new_per_minute = 600;
+    s.event = Some(Event {
+        prequeue_start: T0 / 1000,
+        start: start_ms / 1000,
+        end: None,
+    });
+    let mut room = Room::new(s, T0);
+    let entries: Vec<usize> = (0..20)
+        .map(|i| match room.join(&format!("p{i}"), T0 + 1000) {
+            Join::PreQueued(e) => e,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // No tick at all: the first poll after the start draws the order and calls the first
+    // max_active visitors at once.
+    let places: Vec<usize> = entries
+        .iter()
+        .map(|&e| match room.prequeue(e, start_ms + 5) {
+            PreQueue::Drawn(p) => p,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let called = places
+        .iter()
+        .filter(|&&p| room.poll(p, start_ms + 5) == Visit::Called)
+        .count();
+    assert_eq!(called, 5);
+}

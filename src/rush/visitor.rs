@@ -267,6 +267,11 @@ impl Visitor<'_> {
             let Some((challenge, bits, join)) = reply.as_ref().ok().and_then(challenge_of) else {
                 break;
             };
+            // Another tab got in meanwhile (its pass cleared the shared ticket): a browser
+            // would now carry the pass, not solve a second challenge.
+            if self.done.load(Ordering::Acquire) || lock(&self.jar).pass.is_some() {
+                break;
+            }
             let c = challenge.clone();
             let solution = tokio::task::spawn_blocking(move || solve(&c, bits))
                 .await

@@ -440,6 +440,11 @@ impl Store for RedisStore {
         let draw = self
             .call(room, &SCRIPTS.prequeue, args, codec::draw)
             .await?;
+        if draw.now_drawn {
+            // The sale opened with this poll: call the first visitors now, not at the
+            // next tick (a no-op unless this node holds the admission lease).
+            self.tick(room, now_ms).await?;
+        }
         let offsets = match draw.drawn {
             Some((_, n, seed)) => Some(self.offsets(self.entry(room)?, seed, n)),
             None => None,

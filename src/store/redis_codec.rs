@@ -204,17 +204,20 @@ pub(super) struct Draw {
     pub(super) seed: u64,
     /// The start (Unix seconds), if there is an event.
     pub(super) start: Option<u64>,
+    /// This call drew the order (the sale just opened).
+    pub(super) now_drawn: bool,
 }
 
 /// Reads `prequeue.lua`'s reply.
 pub(super) fn draw(v: &Value) -> RedisResult<Draw> {
-    let [drawn, base, n, seed, len, start] = ints(v)?[..] else {
+    let [drawn, base, n, seed, len, start, now_drawn] = ints(v)?[..] else {
         return Err(bad_reply("prequeue"));
     };
     Ok(Draw {
         drawn: (drawn == 1).then(|| (u64_of(base) as usize, u64_of(n) as usize, seed as u64)),
         len: u64_of(len) as usize,
         seed: seed as u64,
+        now_drawn: now_drawn == 1,
         start: (start >= 0).then_some(start as u64),
     })
 }
