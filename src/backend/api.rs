@@ -61,10 +61,30 @@ pub struct Api {
     passes: Passes,
     audience: String,
     admin_token: Option<String>,
+    /// Event pages as last rendered.
+    pages: Mutex<Pages>,
 }
 
+/// Rendered event pages: event id → (when, JSON), and a generation bumped by every write
+/// so a page rendered before a booking is never kept after it.
+#[derive(Default)]
+struct Pages {
+    generation: u64,
+    rendered: std::collections::HashMap<i64, (std::time::Instant, Bytes)>,
+}
+
+/// How long a rendered event page (with its seat map) is reused. In a rush thousands of
+/// visitors open the same seat map within a second, and rendering each under the one
+/// reader lock queued them (bench/rush.sh, KTX: 2 s median to read the seat map). The
+/// seats shown may be this much older than the database; a booking decides.
+const PAGE_FRESH: std::time::Duration = std::time::Duration::from_millis(250);
+
 fn respond(status: u16, body: String) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+    respond_bytes(status, Bytes::from(body))
+}
+
+fn respond_bytes(status: u16, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(Full::new(body).boxed_unsync());
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -140,6 +160,47 @@ impl Api {
             passes,
             audience: audience.to_string(),
             admin_token,
+            pages: Mutex::new(Pages::default()),
+        }
+    }
+
+    /// The event page for `id`, rendered at most once per [`PAGE_FRESH`].
+    async fn event_page(&self, id: i64) -> Response<Body> {
+        let generation = {
+            let pages = self.pages();
+            if let Some((_, body)) = pages
+                .rendered
+                .get(&id)
+                .filter(|(at, _)| at.elapsed() < PAGE_FRESH)
+            {
+                return respond_bytes(200, body.clone());
+            }
+            pages.generation
+        };
+        let now = now();
+        match self.read(move |c| db::event_detail(c, id, now)).await {
+            Ok(Some((ev, seats))) => {
+                let seats: Vec<_> = seats
+                    .into_iter()
+                    .map(|(s, free)| serde_json::json!({"seat": s, "free": free}))
+                    .collect();
+                let mut v = serde_json::to_value(&ev).unwrap_or_default();
+                v["seats"] = serde_json::Value::Array(seats);
+                let body = Bytes::from(v.to_string());
+                let mut pages = self.pages();
+                if pages.generation == generation {
+                    pages
+                        .rendered
+                        .retain(|_, (at, _)| at.elapsed() < PAGE_FRESH);
+                    pages
+                        .rendered
+                        .insert(id, (std::time::Instant::now(), body.clone()));
+                }
+                drop(pages);
+                respond_bytes(200, body)
+            }
+            Ok(None) => error(404, "no_event", "no such event"),
+            Err(r) => r,
         }
     }
 
@@ -211,20 +272,7 @@ impl Api {
                 let Ok(id) = id.parse::<i64>() else {
                     return error(404, "no_event", "no such event");
                 };
-                let now = now();
-                match self.read(move |c| db::event_detail(c, id, now)).await {
-                    Ok(Some((ev, seats))) => {
-                        let seats: Vec<_> = seats
-                            .into_iter()
-                            .map(|(s, free)| serde_json::json!({"seat": s, "free": free}))
-                            .collect();
-                        let mut v = serde_json::to_value(&ev).unwrap_or_default();
-                        v["seats"] = serde_json::Value::Array(seats);
-                        respond(200, v.to_string())
-                    }
-                    Ok(None) => error(404, "no_event", "no such event"),
-                    Err(r) => r,
-                }
+                self.event_page(id).await
             }
             (Method::POST, ["api", "events", id, "bookings"]) => {
                 let Ok(event) = id.parse::<i64>() else {
@@ -271,8 +319,23 @@ impl Api {
         }
     }
 
+    fn pages(&self) -> std::sync::MutexGuard<'_, Pages> {
+        self.pages.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     async fn write(&self, w: Write) -> Response<Body> {
-        match self.writer.submit(w).await {
+        let result = self.writer.submit(w).await;
+        // Whatever changed (a booking, a cancel, an event change; or an outcome unknown),
+        // no page rendered before it is shown after it. A refusal changed nothing.
+        if !result
+            .as_ref()
+            .is_ok_and(|r| !(200..300).contains(&r.status))
+        {
+            let mut pages = self.pages();
+            pages.generation += 1;
+            pages.rendered.clear();
+        }
+        match result {
             Ok(r) => reply(r),
             Err(e) => {
                 tracing::error!(error = %e, "write failed");
