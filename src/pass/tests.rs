@@ -175,6 +175,20 @@ mod passes {
     }
 
     #[test]
+    fn an_old_pass_sent_again_gets_the_same_renewal_not_a_new_signature() {
+        let p = service();
+        let (_, claims) = minted(&p);
+        let (first, r1) = p.renew(&claims, 600, NOW + 400).unwrap().unwrap();
+        // The client keeps sending the old pass: the same renewal comes back.
+        let (again, r2) = p.renew(&claims, 600, NOW + 401).unwrap().unwrap();
+        assert_eq!((first.as_str(), r1.exp), (again.as_str(), r2.exp));
+        // Once that renewal is itself due, a fresh one is signed.
+        let (later, r3) = p.renew(&claims, 600, NOW + 800).unwrap().unwrap();
+        assert_ne!(later, first);
+        assert_eq!(r3.exp, NOW + 1400);
+    }
+
+    #[test]
     fn renewal_slides_until_the_hard_maximum() {
         let p = service();
         let (_, mut claims) = minted(&p);

@@ -140,10 +140,11 @@ async fn status(
                 Visit::Closed => ("closed", None),
                 _ => ("unavailable", None),
             };
-            let signed = gate.sign_ticket(&t);
-            let extra = (fresh || app.is_some()).then_some(("ticket", signed.as_str()));
+            // Sign only when the answer carries the ticket (a cookie poll does not).
+            let signed = (fresh || app.is_some()).then(|| gate.sign_ticket(&t));
+            let extra = signed.as_deref().map(|s| ("ticket", s));
             let mut r = json(state, &room, pos, &return_to, extra);
-            if fresh {
+            if let (true, Some(signed)) = (fresh, signed) {
                 if let Some(c) = cookies::set(cookies::TICKET, &signed, 86_400) {
                     r.headers_mut().append(header::SET_COOKIE, c);
                 }

@@ -137,8 +137,9 @@ impl Proxy {
             status = tracing::field::Empty,
             ms = tracing::field::Empty,
         );
-        let result = self
-            .process(req, conn, &request_id)
+        // Boxed: the process future is ~7 KB; unboxed it makes the per-request service
+        // future ~14 KB, copied on every h2 stream spawn.
+        let result = Box::pin(self.process(req, conn, &request_id))
             .instrument(span.clone())
             .await;
         let mut resp = match result {
@@ -148,8 +149,10 @@ impl Proxy {
                 e.into_response(&request_id, wants_json)
             }
         };
-        resp.headers_mut()
-            .insert(headers::X_REQUEST_ID, request_id.clone());
+        // Unique per response: keep it out of the HTTP/2 HPACK dynamic table.
+        let mut rid = request_id.clone();
+        rid.set_sensitive(true);
+        resp.headers_mut().insert(headers::X_REQUEST_ID, rid);
         let status = resp.status().as_u16();
         self.responses.record(status);
         span.record("status", status);

@@ -301,23 +301,40 @@ pub fn json(
     return_to: &str,
     extra: Option<(&str, &str)>,
 ) -> Response<ProxyBody> {
-    let mut v = serde_json::json!({
-        "room": room,
-        "state": state,
-        "ahead": pos.map(|p| p.ahead),
-        "behind": pos.map(|p| p.behind),
-        "eta_seconds": pos.and_then(|p| p.eta_seconds),
-        "poll_ms": pos.map_or(5_000, |p| p.poll_ms),
-        "return_to": return_to,
-    });
-    if let (Some((k, val)), Some(obj)) = (extra, v.as_object_mut()) {
-        obj.insert(k.to_string(), serde_json::Value::String(val.to_string()));
+    // Same keys, same (sorted) order as the json! map it replaces, without building a Value.
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        ahead: Option<u32>,
+        behind: Option<u32>,
+        eta_seconds: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pass: Option<&'a str>,
+        poll_ms: u32,
+        return_to: &'a str,
+        room: &'a str,
+        state: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ticket: Option<&'a str>,
     }
+    let pick = |key: &str| extra.and_then(|(k, v)| (k == key).then_some(v));
+    let body = Body {
+        ahead: pos.map(|p| p.ahead),
+        behind: pos.map(|p| p.behind),
+        eta_seconds: pos.and_then(|p| p.eta_seconds),
+        pass: pick("pass"),
+        poll_ms: pos.map_or(5_000, |p| p.poll_ms),
+        return_to,
+        room,
+        state,
+        ticket: pick("ticket"),
+    };
+    let mut out = Vec::with_capacity(256);
+    let _ = serde_json::to_writer(&mut out, &body);
     let status = match state {
         "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::OK,
     };
-    respond(status, "application/json", v.to_string())
+    respond_bytes(status, "application/json", out)
 }
 
 /// The pre-queue answer: before the start nobody has a position (the order is drawn
