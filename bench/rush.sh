@@ -159,7 +159,7 @@ run_scenario() {  # $1 = scenario, $2 = run
     local start=$(($(date +%s) + SPIKE + LEAD))
     start_proxy "$dir" "$start"
     log "$1 run $2: $VISITORS visitors over ${SPIKE}s into the pre-queue; the sale opens at $(date -d "@$start" +%T); event $EVENT_ID ($CAPACITY)"
-    local rc=0 p0 b0 p1 b1 rush_cpu
+    local rc=0 p0 b0 p1 b1 rush_cpu user sys
     p0=$(proc_ticks "$PROXY_PID"); b0=$(proc_ticks "$BACKEND_PID")
     # `times` in the subshell: the rush client's own user+sys time.
     ( "$USHER_BIN" rush --target "https://127.0.0.1:$USHER_PORT" --insecure \
@@ -170,8 +170,8 @@ run_scenario() {  # $1 = scenario, $2 = run
     [[ -s $dir/summary.json ]] || die "rush failed (status $rc): $(tail -5 "$dir/rush.log")"
     p1=$(proc_ticks "$PROXY_PID"); b1=$(proc_ticks "$BACKEND_PID")
     stop_all
-    read -r u s < <(sed -n 2p "$dir/rush.times")
-    rush_cpu=$(awk -v a="$(secs "$u")" -v b="$(secs "$s")" 'BEGIN {printf "%.1f", a + b}')
+    read -r user sys < <(sed -n 2p "$dir/rush.times")
+    rush_cpu=$(awk -v a="$(secs "$user")" -v b="$(secs "$sys")" 'BEGIN {printf "%.1f", a + b}')
     CPU_LINE="proxy $(awk -v a="$p0" -v b="$p1" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", (b - a) / hz}') s, backend $(awk -v a="$b0" -v b="$b1" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", (b - a) / hz}') s, rush client $rush_cpu s"
     # The database after the run: units in confirmed bookings, and the event's own count.
     local db_units remaining
@@ -191,8 +191,8 @@ run_scenario() {  # $1 = scenario, $2 = run
     [[ $db_units -le $CAPACITY ]] || log "WARNING: the database holds $db_units units of $CAPACITY"
 }
 
-for s in $SCENARIOS; do
-    for r in $(seq 1 "$RUNS"); do run_scenario "$s" "$r"; done
+for name in $SCENARIOS; do
+    for r in $(seq 1 "$RUNS"); do run_scenario "$name" "$r"; done
 done
 
 med() { awk -F'\t' -v s="$1" -v c="$2" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) k = i; next}
