@@ -23,7 +23,18 @@ local floor, max, min = math.floor, math.max, math.min
 local UNLIMITED = 1e300
 local MODES = { open = true, auto = true, queue = true, paused = true, closed = true }
 
-local M, dirty, S = {}, {}, {}
+-- M: the meta fields this run has read or written. A field is fetched when first used
+-- (HGET; false when absent) and kept for the rest of the run; `init` fetches the ones a
+-- script always needs in one HMGET. A status poll so reads the handful it needs instead of
+-- HGETALL of the whole hash (counters, totals, every setting) and a table built from it.
+local M = setmetatable({}, {
+  __index = function(t, k)
+    local v = redis.call('HGET', META, k)
+    rawset(t, k, v)
+    return v
+  end,
+})
+local dirty = {}
 
 -- An integer as a member or field name (never in exponent notation).
 local function id(n)
@@ -32,7 +43,7 @@ end
 
 local function num(k, default)
   local v = M[k]
-  if v == nil or v == '' then
+  if not v or v == '' then
     return default
   end
   return tonumber(v)
@@ -47,7 +58,7 @@ local function save_meta()
   local set, del = {}, {}
   for k in pairs(dirty) do
     local v = M[k]
-    if v == nil then
+    if not v then
       del[#del + 1] = k
     else
       set[#set + 1] = k
@@ -70,35 +81,67 @@ local function chunked(cmd, key, items)
   end
 end
 
--- The settings in force: the configured ones with the operator's overrides on top.
-local function load_settings()
-  if M.c_mode == nil then
-    return false
+-- A configured duration (ms) in whole seconds.
+local function seconds(field)
+  return function()
+    return floor(num(field, 0) / 1000)
   end
-  S.mode = M.c_mode
-  if M.o_mode and MODES[M.o_mode] then
-    S.mode = M.o_mode
-  end
-  S.max_active = num('o_max_active', num('c_max_active', 0))
-  S.npm = num('o_new_per_minute', num('c_new_per_minute', 0))
-  S.idle = floor(num('c_session_idle_ms', 0) / 1000)
-  S.claim = floor(num('c_claim_window_ms', 0) / 1000)
-  S.abandon = floor(num('c_abandon_after_ms', 0) / 1000)
-  S.recall = floor(num('c_recall_window_ms', 0) / 1000)
-  local p = M.o_ev_start and 'o_ev_' or 'c_ev_'
-  local start = num(p .. 'start', nil)
-  S.event = nil
-  if start then
-    S.event = { pre = num(p .. 'pre', 0), start = start, stop = num(p .. 'end', nil) }
-  end
-  return true
 end
 
--- Meta and settings; false when the room's settings were never pushed (or were lost).
-local function init()
-  local raw = redis.call('HGETALL', META)
-  for i = 1, #raw, 2 do
-    M[raw[i]] = raw[i + 1]
+-- The settings in force: the configured ones with the operator's overrides on top. Each is
+-- worked out on first use (so from the fields it needs) and kept until `load_settings`.
+local SETTINGS = {
+  mode = function()
+    local o = M.o_mode
+    if o and MODES[o] then
+      return o
+    end
+    return M.c_mode
+  end,
+  max_active = function()
+    return num('o_max_active', num('c_max_active', 0))
+  end,
+  npm = function()
+    return num('o_new_per_minute', num('c_new_per_minute', 0))
+  end,
+  idle = seconds('c_session_idle_ms'),
+  claim = seconds('c_claim_window_ms'),
+  abandon = seconds('c_abandon_after_ms'),
+  recall = seconds('c_recall_window_ms'),
+  -- { pre, start, stop } of the scheduled sale, or false.
+  event = function()
+    local p = M.o_ev_start and 'o_ev_' or 'c_ev_'
+    local start = num(p .. 'start', nil)
+    if not start then
+      return false
+    end
+    return { pre = num(p .. 'pre', 0), start = start, stop = num(p .. 'end', nil) }
+  end,
+}
+local S = setmetatable({}, {
+  __index = function(t, k)
+    local v = SETTINGS[k]()
+    rawset(t, k, v)
+    return v
+  end,
+})
+
+-- Forgets the settings worked out so far (the fields changed); false when the room's
+-- settings were never pushed (or were lost).
+local function load_settings()
+  for k in pairs(S) do
+    S[k] = nil
+  end
+  return M.c_mode and true or false
+end
+
+-- Fetches `fields` of meta in one round (the ones the script always reads); false when the
+-- room's settings were never pushed (or were lost).
+local function init(fields)
+  local vals = redis.call('HMGET', META, 'c_mode', unpack(fields))
+  rawset(M, 'c_mode', vals[1])
+  for i, f in ipairs(fields) do
+    rawset(M, f, vals[i + 1])
   end
   return load_settings()
 end

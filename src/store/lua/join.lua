@@ -1,7 +1,8 @@
 -- A visitor arrives (Room::join). ARGV: now_ms, session id, draw seed.
 -- Returns { 0 } admitted (session opened), { 1, place } queued, { 2, entry } pre-queued,
 -- { 3 } closed.
-if not init() then
+if not init({ 'o_mode', 'o_ev_start', 'c_ev_start', 'c_ev_pre', 'c_ev_end', 'refilled_ms', 'tokens',
+  'c_new_per_minute', 'o_new_per_minute', 'draw_seed', 'draw_base', 'prequeue_len', 'len' }) then
   return NOINIT
 end
 local now_ms, session, seed = tonumber(ARGV[1]), ARGV[2], ARGV[3]

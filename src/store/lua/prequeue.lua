@@ -2,7 +2,8 @@
 -- ARGV: now_ms, draw seed.
 -- Returns { drawn 0|1, first drawn place, entries drawn, seed, entries joined, start (-1: no
 -- event), drawn by this call 0|1 }.
-if not init() then
+if not init({ 'o_ev_start', 'c_ev_start', 'c_ev_pre', 'c_ev_end', 'draw_base', 'draw_n', 'draw_seed',
+  'prequeue_len', 'len' }) then
   return NOINIT
 end
 local now_ms, seed = tonumber(ARGV[1]), ARGV[2]

@@ -10,7 +10,14 @@ local FIELDS = { 'mode', 'max_active', 'new_per_minute', 'session_idle_ms', 'ses
   'claim_window_ms', 'abandon_after_ms', 'recall_window_ms', 'ev_pre', 'ev_start', 'ev_end' }
 local OVERRIDES = { 'mode', 'max_active', 'new_per_minute', 'ev_pre', 'ev_start', 'ev_end' }
 local op = ARGV[1]
-local fresh = not init() or M.tokens == nil
+local wanted = { 'tokens' }
+for _, f in ipairs(FIELDS) do
+  wanted[#wanted + 1] = 'c_' .. f
+end
+for _, f in ipairs(OVERRIDES) do
+  wanted[#wanted + 1] = 'o_' .. f
+end
+local fresh = not init(wanted) or not M.tokens
 if op == 'set' then
   for i, f in ipairs(FIELDS) do
     put('c_' .. f, ARGV[i + 1])

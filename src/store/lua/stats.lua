@@ -1,6 +1,7 @@
 -- A room's counters (Room::stats). Returns { waiting, recalled waiting, called, active,
 -- admitted, lapsed, abandoned and recalled totals, refilled_ms, calls, first call, rate }.
-if not init() then
+if not init({ 'admitted_total', 'lapsed_total', 'abandoned_total', 'recalled_total', 'refilled_ms',
+  'calls_n', 'c_new_per_minute', 'o_new_per_minute' }) then
   return NOINIT
 end
 return {

@@ -9,7 +9,9 @@ if not redis.call('SET', LEASE, node, 'NX', 'PX', lease_ms) then
   end
   redis.call('PEXPIRE', LEASE, lease_ms)
 end
-if not init() then
+if not init({ 'o_mode', 'o_max_active', 'c_max_active', 'o_new_per_minute', 'c_new_per_minute',
+  'c_claim_window_ms', 'c_abandon_after_ms', 'o_ev_start', 'c_ev_start', 'c_ev_pre', 'c_ev_end',
+  'refilled_ms', 'tokens', 'draw_base', 'head', 'calls_n', 'lapsed_total', 'abandoned_total' }) then
   return NOINIT
 end
 local now = floor(now_ms / 1000)
