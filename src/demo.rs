@@ -3,7 +3,7 @@
 //! events, and one room in `auto` mode with a small capacity so the line is easy to see.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Why the demo could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,9 @@ pub struct Demo {
     pub proxy: crate::server::Running,
     /// The booking site behind it.
     pub backend: crate::backend::Running,
+    /// The proxy's self-signed certificate as a PEM file (new at every start), so clients
+    /// can trust it: `curl --cacert`, `usher rush --ca`.
+    pub certificate_file: PathBuf,
 }
 
 /// The demo room's admission settings (`usher rush` tests raise them to stay fast).
@@ -127,5 +130,12 @@ recall_window = "5m"
     );
     let settings = crate::config::Settings::from_toml(&proxy_toml)?;
     let proxy = crate::server::start(&settings).await?;
-    Ok(Demo { proxy, backend })
+    let certificate_file = dir.join("demo-cert.pem");
+    let pem = pem::encode(&pem::Pem::new("CERTIFICATE", proxy.certificate.as_ref()));
+    std::fs::write(&certificate_file, pem).map_err(io(&certificate_file))?;
+    Ok(Demo {
+        proxy,
+        backend,
+        certificate_file,
+    })
 }

@@ -48,6 +48,13 @@ enum Command {
         /// Admin address (metrics, health).
         #[arg(long, default_value = "127.0.0.1:9090")]
         admin: std::net::SocketAddr,
+        /// Visitors inside the site at once. The default keeps the line easy to see by
+        /// hand; raise it (and --per-minute) to rehearse a rush with `usher rush`.
+        #[arg(long, default_value_t = 3)]
+        max_active: u32,
+        /// Visitors let in per minute at most.
+        #[arg(long, default_value_t = 30)]
+        per_minute: u32,
     },
     /// Validate a configuration file and report every problem; exits non-zero if any.
     CheckConfig {
@@ -97,7 +104,7 @@ struct RushArgs {
     /// Share who poll from two tabs.
     #[arg(long, default_value_t = 0.02)]
     tabs: f64,
-    /// Accept any certificate (the demo's self-signed one).
+    /// Accept any certificate (for the demo, `--ca data/demo-cert.pem` is better).
     #[arg(long, conflicts_with = "ca")]
     insecure: bool,
     /// Trust the certificates in this PEM file.
@@ -127,7 +134,22 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Proxy { config, log_format } => run_proxy(config, log_format),
         Command::Backend { config, log_format } => run_backend(config, log_format),
-        Command::Demo { dir, listen, admin } => run_demo(dir, listen, admin),
+        Command::Demo {
+            dir,
+            listen,
+            admin,
+            max_active,
+            per_minute,
+        } => run_demo(
+            dir,
+            listen,
+            admin,
+            usher::demo::DemoOptions {
+                max_active,
+                new_per_minute: per_minute,
+                ..Default::default()
+            },
+        ),
         Command::Rush(args) => run_rush(args),
         Command::CheckConfig { config } => match Settings::load(&config) {
             Ok(_) => {
@@ -190,25 +212,32 @@ fn run_demo(
     dir: PathBuf,
     listen: std::net::SocketAddr,
     admin: std::net::SocketAddr,
+    options: usher::demo::DemoOptions,
 ) -> anyhow::Result<()> {
     let _log_guard = init_logging(LogFormat::Human, "info,usher::access=warn");
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(async {
-            let demo = usher::demo::start(&dir, listen, admin).await?;
+            let demo = usher::demo::start_with(&dir, listen, admin, options).await?;
             let port = demo.proxy.public_addr.port();
             println!();
             println!("  usher demo is running");
             println!("    site (through the waiting room): https://localhost:{port}/");
-            println!("      (a self-signed certificate: accept the browser's warning)");
+            println!(
+                "      (a self-signed certificate, also in {}: accept the browser's warning)",
+                demo.certificate_file.display()
+            );
             println!(
                 "    metrics and health:              http://{}/metrics",
                 demo.proxy.admin_addr
             );
-            println!("    room: \"booking\", auto mode, 3 visitors inside at once — open a few");
             println!(
-                "    private windows to see the line. Data: {}",
+                "    room: \"booking\", auto mode, {} visitors inside at once, {} let in a minute",
+                options.max_active, options.new_per_minute
+            );
+            println!(
+                "      — open a few private windows to see the line. Data: {}",
                 dir.display()
             );
             println!("  Ctrl-C stops it.");

@@ -4,27 +4,14 @@
 
 mod common;
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use usher::demo::DemoOptions;
 use usher::room::Mode;
 use usher::rush::{Arrival, Config, EventChoice, Summary, Trust};
-
-/// The demo's self-signed certificate as a PEM file, for `--ca`.
-fn ca_file(demo: &usher::demo::Demo, dir: &Path) -> PathBuf {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(demo.proxy.certificate.as_ref());
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap());
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    let path = dir.join("demo-cert.pem");
-    std::fs::write(&path, pem).unwrap();
-    path
-}
 
 /// Confirmed bookings of `event` in the demo's database.
 fn confirmed(dir: &Path, event: i64) -> i64 {
@@ -81,7 +68,7 @@ async fn three_thousand_visitors_rush_1111_coupons_and_none_is_oversold() {
     );
     config.arrival = Arrival::Spike(Duration::from_secs(2));
     config.event = EventChoice::Query("coupon".into());
-    config.trust = Trust::Ca(ca_file(&demo, dir.path()));
+    config.trust = Trust::Ca(demo.certificate_file.clone());
     config.timeout = Duration::from_secs(90);
     let summary = usher::rush::run(config).await.unwrap();
     let text = summary.text();
@@ -315,4 +302,75 @@ close_when_sold_out = true
     proxy.shutdown().await;
     demo.proxy.shutdown().await;
     demo.backend.stop();
+}
+
+/// A child process, killed when dropped, so a failing test leaves nothing running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The commands as an operator types them: `usher demo` with a wider door, then `usher
+/// rush` against it, trusting the certificate file the demo wrote.
+#[test]
+fn the_rush_command_against_the_demo_command_sells_1111_coupons_once_each() {
+    const BIN: &str = env!("CARGO_BIN_EXE_usher");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut demo = Running(
+        Command::new(BIN)
+            .arg("demo")
+            .arg("--dir")
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+            .args(["--max-active", "300", "--per-minute", "60000"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The demo says where it listens (port 0: the OS picked one). Its stdout stays open
+    // until the end: a closed pipe would fail its next print.
+    let mut lines = std::io::BufReader::new(demo.0.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the demo exited").unwrap();
+        if let Some(url) = line
+            .trim()
+            .strip_prefix("site (through the waiting room): ")
+        {
+            break url.trim_end_matches('/').to_string();
+        }
+    };
+    let report = dir.path().join("report.html");
+    let out = Command::new(BIN)
+        .args(["rush", "--target", &url, "--visitors", "3000"])
+        .args(["--arrival", "spike:2s", "--event-query", "coupon"])
+        .args(["--timeout", "90s", "--json"])
+        .arg("--ca")
+        .arg(data.join("demo-cert.pem"))
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "usher rush: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(s["event"]["capacity"], 1111, "{text}");
+    assert_eq!(s["booked"], 1111, "{text}");
+    assert_eq!(s["oversold"], 0, "{text}");
+    assert_eq!(s["errors_total"], 0, "{text}");
+    assert_eq!(s["timed_out"], 0, "{text}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<td id=\"booked\">1,111</td>"));
+    let event = s["event"]["id"].as_i64().unwrap();
+    assert_eq!(confirmed(&data, event), 1111);
 }
