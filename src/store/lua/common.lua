@@ -81,46 +81,34 @@ local function chunked(cmd, key, items)
   end
 end
 
--- A configured duration (ms) in whole seconds.
-local function seconds(field)
-  return function()
-    return floor(num(field, 0) / 1000)
-  end
-end
-
--- The settings in force: the configured ones with the operator's overrides on top. Each is
--- worked out on first use (so from the fields it needs) and kept until `load_settings`.
-local SETTINGS = {
-  mode = function()
+-- A setting in force: the configured one with the operator's override on top. (One
+-- function, not a table of them: every closure made here is made again on every call.)
+local function setting(k)
+  if k == 'mode' then
     local o = M.o_mode
-    if o and MODES[o] then
-      return o
-    end
-    return M.c_mode
-  end,
-  max_active = function()
-    return num('o_max_active', num('c_max_active', 0))
-  end,
-  npm = function()
+    return (o and MODES[o]) and o or M.c_mode
+  elseif k == 'npm' then
     return num('o_new_per_minute', num('c_new_per_minute', 0))
-  end,
-  idle = seconds('c_session_idle_ms'),
-  claim = seconds('c_claim_window_ms'),
-  abandon = seconds('c_abandon_after_ms'),
-  recall = seconds('c_recall_window_ms'),
-  -- { pre, start, stop } of the scheduled sale, or false.
-  event = function()
+  elseif k == 'max_active' then
+    return num('o_max_active', num('c_max_active', 0))
+  elseif k == 'event' then
+    -- { pre, start, stop } of the scheduled sale, or false.
     local p = M.o_ev_start and 'o_ev_' or 'c_ev_'
     local start = num(p .. 'start', nil)
-    if not start then
-      return false
-    end
-    return { pre = num(p .. 'pre', 0), start = start, stop = num(p .. 'end', nil) }
-  end,
-}
+    return start and { pre = num(p .. 'pre', 0), start = start, stop = num(p .. 'end', nil) }
+      or false
+  end
+  -- Durations, configured in ms, used in whole seconds.
+  local field = ({ idle = 'c_session_idle_ms', claim = 'c_claim_window_ms',
+    abandon = 'c_abandon_after_ms', recall = 'c_recall_window_ms' })[k]
+  return floor(num(field, 0) / 1000)
+end
+
+-- S: the settings in force, each worked out on first use (so from the fields it needs) and
+-- kept until `load_settings`.
 local S = setmetatable({}, {
   __index = function(t, k)
-    local v = SETTINGS[k]()
+    local v = setting(k)
     rawset(t, k, v)
     return v
   end,
