@@ -137,10 +137,14 @@ build_usher() {  # cargo build --release (log in $WORK), unless SKIP_BUILD=1 or 
     [[ -x $USHER_BIN ]] || die "$USHER_BIN not found after build"
 }
 
+# A server certificate (CA:FALSE, serverAuth), not openssl's default CA one, so strict
+# clients (webpki: `usher rush --ca`) accept it as what it is.
 make_cert() {  # ECDSA P-256 self-signed certificate: $WORK/cert.pem, $WORK/key.pem
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 -subj "/CN=localhost" \
-        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$WORK/openssl.log" 2>&1 \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" \
+        >"$WORK/openssl.log" 2>&1 \
         || { cat "$WORK/openssl.log" >&2; die "certificate generation failed"; }
 }
 

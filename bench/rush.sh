@@ -162,7 +162,7 @@ run_scenario() {  # $1 = scenario, $2 = run
     local rc=0 p0 b0 p1 b1 rush_cpu user sys
     p0=$(proc_ticks "$PROXY_PID"); b0=$(proc_ticks "$BACKEND_PID")
     # `times` in the subshell: the rush client's own user+sys time.
-    ( "$USHER_BIN" rush --target "https://127.0.0.1:$USHER_PORT" --insecure \
+    ( "$USHER_BIN" rush --target "https://127.0.0.1:$USHER_PORT" --ca "$WORK/cert.pem" \
         --visitors "$VISITORS" --arrival "spike:${SPIKE}s" --event "$EVENT_ID" \
         --quantity "$QUANTITY" --connections "$CONNECTIONS" --timeout 300s \
         --report "$dir/report.html" --json >"$dir/summary.json" 2>"$dir/rush.log"; rc=$?
