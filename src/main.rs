@@ -50,10 +50,10 @@ enum Command {
         admin: std::net::SocketAddr,
         /// Visitors inside the site at once. The default keeps the line easy to see by
         /// hand; raise it (and --per-minute) to rehearse a rush with `usher rush`.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = usher::demo::DemoOptions::default().max_active)]
         max_active: u32,
         /// Visitors let in per minute at most.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = usher::demo::DemoOptions::default().new_per_minute)]
         per_minute: u32,
     },
     /// Validate a configuration file and report every problem; exits non-zero if any.

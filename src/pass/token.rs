@@ -272,14 +272,14 @@ impl Passes {
             ..claims.clone()
         };
         let token = self.sign(&renewed)?;
-        if self.renewed.len() >= CACHE_MAX {
-            self.renewed.retain(|_, r| r.1.exp + LEEWAY_SECS >= now);
-            if self.renewed.len() >= CACHE_MAX {
-                self.renewed.clear();
-            }
-        }
-        self.renewed
-            .insert(claims.jti.as_str().into(), (token.clone(), renewed.clone()));
+        let memo = (token.clone(), renewed.clone());
+        insert_bounded(
+            &self.renewed,
+            claims.jti.as_str().into(),
+            memo,
+            |r| r.1.exp,
+            now,
+        );
         Ok(Some((token, renewed)))
     }
 
@@ -323,14 +323,7 @@ impl Passes {
     }
 
     fn remember(&self, token: &str, claims: (u64, Arc<PassClaims>), now: u64) {
-        if self.cache.len() >= CACHE_MAX {
-            self.cache.retain(|_, c| c.1.exp + LEEWAY_SECS >= now);
-            if self.cache.len() >= CACHE_MAX {
-                // Still full of live passes: start over rather than grow without bound.
-                self.cache.clear();
-            }
-        }
-        self.cache.insert(token.into(), claims);
+        insert_bounded(&self.cache, token.into(), claims, |c| c.1.exp, now);
     }
 
     /// Ends the session `jti`; its passes are refused from now on. `until` is when its
@@ -402,4 +395,23 @@ fn raw_header_rejection(token: &str) -> Rejection {
         Some(a) if a != "EdDSA" => Rejection::BadAlgorithm,
         _ => Rejection::Malformed,
     }
+}
+
+/// Inserts into a memo of at most `CACHE_MAX` entries: when full, what has expired (`exp`
+/// of an entry, past the leeway) is dropped first; still full of live entries, it starts
+/// over rather than grow without bound (a memo, not a record: losing it costs CPU only).
+fn insert_bounded<V>(
+    map: &DashMap<Box<str>, V>,
+    key: Box<str>,
+    value: V,
+    exp: impl Fn(&V) -> u64,
+    now: u64,
+) {
+    if map.len() >= CACHE_MAX {
+        map.retain(|_, v| exp(v) + LEEWAY_SECS >= now);
+        if map.len() >= CACHE_MAX {
+            map.clear();
+        }
+    }
+    map.insert(key, value);
 }

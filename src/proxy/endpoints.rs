@@ -5,7 +5,7 @@ use http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 
 use super::cookies;
 use super::gate::{pass_from, unix_ms, Arrival, Gate, Outcome};
-use super::page::{self, json, query_param, safe_return_to};
+use super::page::{self, json, query_param, safe_return_to, Credential};
 use super::ProxyBody;
 use crate::room::Visit;
 
@@ -113,7 +113,7 @@ async fn status(
                 &room,
                 None,
                 &return_to,
-                app.map(|_| ("pass", token.as_str())),
+                app.map(|_| Credential::Pass(&token)),
             );
             if let Some(c) = gate.pass_cookie(&token, &claims, now) {
                 r.headers_mut().append(header::SET_COOKIE, c);
@@ -122,30 +122,29 @@ async fn status(
                 .append(header::SET_COOKIE, cookies::clear(cookies::TICKET));
             r
         }
-        Ok(Outcome::Wait(t, fresh, Visit::PreQueue(w))) => {
-            let signed = gate.sign_ticket(&t);
-            let ticket = (fresh || app.is_some()).then_some(signed.as_str());
-            let mut r = page::prequeue_json(&room, w, &return_to, ticket);
-            if fresh {
-                if let Some(c) = cookies::set(cookies::TICKET, &signed, 86_400) {
-                    r.headers_mut().append(header::SET_COOKIE, c);
-                }
-            }
-            r
-        }
         Ok(Outcome::Wait(t, fresh, visit)) => {
-            let (state, pos) = match visit {
-                Visit::Waiting(p) => ("waiting", Some(p)),
-                Visit::Paused(p) => ("paused", Some(p)),
-                Visit::Closed => ("closed", None),
-                _ => ("unavailable", None),
-            };
             // Sign only when the answer carries the ticket (a cookie poll does not).
             let signed = (fresh || app.is_some()).then(|| gate.sign_ticket(&t));
-            let extra = signed.as_deref().map(|s| ("ticket", s));
-            let mut r = json(state, &room, pos, &return_to, extra);
-            if let (true, Some(signed)) = (fresh, signed) {
-                if let Some(c) = cookies::set(cookies::TICKET, &signed, 86_400) {
+            let mut r = match visit {
+                Visit::PreQueue(w) => page::prequeue_json(&room, w, &return_to, signed.as_deref()),
+                visit => {
+                    let (state, pos) = match visit {
+                        Visit::Waiting(p) => ("waiting", Some(p)),
+                        Visit::Paused(p) => ("paused", Some(p)),
+                        Visit::Closed => ("closed", None),
+                        _ => ("unavailable", None),
+                    };
+                    json(
+                        state,
+                        &room,
+                        pos,
+                        &return_to,
+                        signed.as_deref().map(Credential::Ticket),
+                    )
+                }
+            };
+            if fresh {
+                if let Some(c) = signed.and_then(|s| cookies::set(cookies::TICKET, &s, 86_400)) {
                     r.headers_mut().append(header::SET_COOKIE, c);
                 }
             }

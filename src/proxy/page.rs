@@ -293,13 +293,22 @@ fn describe(s: Standing) -> (&'static str, &'static str, Option<crate::room::Pos
     }
 }
 
+/// What a JSON answer hands an app to keep: its signed ticket or, once called, its pass.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    /// The visitor's signed ticket (its place in line).
+    Ticket(&'a str),
+    /// The pass that lets it in.
+    Pass(&'a str),
+}
+
 /// The JSON answer for apps and for the page's script (`/_usher/status`, API requests).
 pub fn json(
     state: &str,
     room: &str,
     pos: Option<crate::room::Position>,
     return_to: &str,
-    extra: Option<(&str, &str)>,
+    credential: Option<Credential<'_>>,
 ) -> Response<ProxyBody> {
     // Same keys, same (sorted) order as the json! map it replaces, without building a Value.
     #[derive(serde::Serialize)]
@@ -316,17 +325,21 @@ pub fn json(
         #[serde(skip_serializing_if = "Option::is_none")]
         ticket: Option<&'a str>,
     }
-    let pick = |key: &str| extra.and_then(|(k, v)| (k == key).then_some(v));
+    let (ticket, pass) = match credential {
+        Some(Credential::Ticket(t)) => (Some(t), None),
+        Some(Credential::Pass(p)) => (None, Some(p)),
+        None => (None, None),
+    };
     let body = Body {
         ahead: pos.map(|p| p.ahead),
         behind: pos.map(|p| p.behind),
         eta_seconds: pos.and_then(|p| p.eta_seconds),
-        pass: pick("pass"),
+        pass,
         poll_ms: pos.map_or(5_000, |p| p.poll_ms),
         return_to,
         room,
         state,
-        ticket: pick("ticket"),
+        ticket,
     };
     let mut out = Vec::with_capacity(256);
     let _ = serde_json::to_writer(&mut out, &body);

@@ -105,7 +105,7 @@ local function setting(k)
 end
 
 -- S: the settings in force, each worked out on first use (so from the fields it needs) and
--- kept until `load_settings`.
+-- kept until `forget_settings`.
 local S = setmetatable({}, {
   __index = function(t, k)
     local v = setting(k)
@@ -116,7 +116,7 @@ local S = setmetatable({}, {
 
 -- Forgets the settings worked out so far (the fields changed); false when the room's
 -- settings were never pushed (or were lost).
-local function load_settings()
+local function forget_settings()
   for k in pairs(S) do
     S[k] = nil
   end
@@ -131,7 +131,7 @@ local function init(fields)
   for i, f in ipairs(fields) do
     rawset(M, f, vals[i + 1])
   end
-  return load_settings()
+  return forget_settings()
 end
 
 local NOINIT = { err = 'NOINIT room settings missing' }

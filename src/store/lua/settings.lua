@@ -33,7 +33,7 @@ elseif op == 'override' then
   end
 end
 if op ~= 'get' then
-  load_settings()
+  forget_settings()
   if fresh then
     -- A new room: a full bucket, refilled from its first use on (as Room::new).
     put('tokens', burst())
