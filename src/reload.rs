@@ -13,8 +13,8 @@ use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Settings, TlsSettings};
+use crate::gate::Gate;
 use crate::metrics::Metrics;
-use crate::proxy::gate::Gate;
 use crate::proxy::Proxy;
 
 /// Why a reload was refused (the running config stays).
@@ -31,7 +31,7 @@ pub enum ReloadError {
     Page(#[from] crate::proxy::page::PageError),
     /// Keys, rooms or the store refused the change.
     #[error(transparent)]
-    Gate(#[from] crate::proxy::gate::GateError),
+    Gate(#[from] crate::gate::GateError),
     /// Rooms were configured where there were none, or removed entirely.
     #[error("the waiting room was switched on or off: restart usher for that")]
     RoomsToggled,

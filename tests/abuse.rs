@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::upstream;
 use common::visitor::Setup;
-use usher::proxy::challenge::{leading_zero_bits, solve};
+use usher::protocol::challenge::{leading_zero_bits, solve};
 use usher::store::Store;
 
 /// A client behind the trusted front proxy (loopback): its address is `ip`.
@@ -395,7 +395,7 @@ async fn a_pass_copied_to_twenty_clients_is_revoked_and_its_owner_told_why() {
     assert_eq!(through, 2, "{answers:?}");
     for (status, body) in &answers[2..] {
         assert_eq!(*status, 403, "{body}");
-        assert_eq!(body["reason"], "pass_shared", "{body}");
+        assert_eq!(body["error"]["code"], "pass_shared", "{body}");
     }
     assert_eq!(up.hits(), hits + 2);
     // The owner's next request is told why, and the slot is free for the next visitor.
@@ -405,7 +405,10 @@ async fn a_pass_copied_to_twenty_clients_is_revoked_and_its_owner_told_why() {
         (403, Some("shared")),
         "{body}"
     );
-    assert!(body["message"].as_str().unwrap().contains("revoked"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
     assert!(
         set.iter().any(|c| c == "usher_pass="),
         "the pass cookie is cleared: {set:?}"

@@ -112,7 +112,7 @@ async fn let_in(s: &Setup, addr: SocketAddr) -> Visitor {
 }
 
 fn gate_now() -> u64 {
-    usher::proxy::gate::unix_ms()
+    usher::gate::unix_ms()
 }
 
 fn lease(metrics: &str) -> f64 {

@@ -8,7 +8,8 @@
 
 use http::header::{HeaderMap, HeaderValue, COOKIE};
 use libfuzzer_sys::fuzz_target;
-use usher::proxy::cookies::{get, strip, PASS, TICKET};
+use usher::protocol::cookies::{get, strip};
+use usher::protocol::{PASS_COOKIE as PASS, TICKET_COOKIE as TICKET};
 
 /// Every cookie name in readable `Cookie` values, as `get` splits them.
 fn names(h: &HeaderMap) -> Vec<String> {

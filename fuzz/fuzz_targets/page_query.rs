@@ -11,7 +11,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use usher::proxy::page::{percent, query_param, safe_return_to, unpercent};
+use usher::protocol::query::{percent, query_param, safe_return_to, unpercent};
 
 static SITE: LazyLock<url::Url> =
     LazyLock::new(|| url::Url::parse("https://tickets.example/waiting").expect("url"));

@@ -14,7 +14,7 @@
 use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::fuzz_target;
-use usher::proxy::gate::Gate;
+use usher::gate::Gate;
 use usher::proxy::path::normalize;
 use usher_fuzz::respell;
 

@@ -7,9 +7,8 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 
-use crate::proxy::gate::Gate;
-use crate::proxy::page::respond;
-use crate::proxy::ProxyBody;
+use crate::gate::Gate;
+use crate::response::{error, respond, Body as ProxyBody};
 use crate::room::Overrides;
 use crate::store::{Store, StoreError};
 
@@ -27,14 +26,6 @@ struct Change {
     prequeue_start: Option<String>,
     start: Option<String>,
     end: Option<String>,
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response<ProxyBody> {
-    respond(
-        status,
-        "application/json",
-        serde_json::json!({"error": {"code": code, "message": message}}).to_string(),
-    )
 }
 
 /// True when the request carries the admin token (compared in constant time).

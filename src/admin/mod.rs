@@ -10,7 +10,8 @@ use std::sync::Arc;
 use http::{Method, Request, Response, StatusCode};
 
 use crate::metrics::{Metrics, StatusCounters};
-use crate::proxy::ProxyBody;
+use crate::response::respond as text;
+use crate::response::Body as ProxyBody;
 
 /// Serves the admin endpoints.
 pub struct Admin {
@@ -18,7 +19,7 @@ pub struct Admin {
     responses: StatusCounters,
     ready: Arc<AtomicBool>,
     token: Option<String>,
-    gate: Option<Arc<crate::proxy::gate::Gate>>,
+    gate: Option<Arc<crate::gate::Gate>>,
 }
 
 impl Admin {
@@ -27,7 +28,7 @@ impl Admin {
         metrics: Arc<Metrics>,
         ready: Arc<AtomicBool>,
         token: Option<String>,
-        gate: Option<Arc<crate::proxy::gate::Gate>>,
+        gate: Option<Arc<crate::gate::Gate>>,
     ) -> Self {
         Self {
             responses: metrics.status_counters("admin"),
@@ -74,5 +75,3 @@ impl Admin {
         resp
     }
 }
-
-use crate::proxy::page::respond as text;

@@ -1,5 +1,5 @@
-//! The backend's HTTP API (DESIGN §9): JSON in and out, errors as
-//! `{"error": {"code", "message"}}`, and a valid usher pass on every request but
+//! The backend's HTTP API (docs/DESIGN.md §9): JSON in and out, errors in the one shape
+//! of `protocol::ErrorBody` (`{"error": {"code", "message"}}`), and a valid usher pass on every request but
 //! `/healthz` — talking to the backend directly, around the proxy, gains nothing.
 
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,8 @@ use rusqlite::Connection;
 use super::db;
 use super::writer::{now, Reply, Request as Write, Writer};
 use crate::pass::Passes;
+use crate::protocol::query::query_param as query;
+use crate::protocol::{ErrorBody, PASS_HEADER, SOLD_OUT_HEADER};
 
 /// Response body of the backend.
 pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
@@ -96,10 +98,7 @@ fn respond_bytes(status: u16, body: Bytes) -> Response<Body> {
 }
 
 fn error(status: u16, code: &str, message: &str) -> Response<Body> {
-    let mut r = respond(
-        status,
-        serde_json::json!({"error": {"code": code, "message": message}}).to_string(),
-    );
+    let mut r = respond(status, ErrorBody::new(code, message).to_json());
     if status == 503 {
         // The writer is briefly unable to store; say when a retry (same key) makes sense.
         r.headers_mut()
@@ -114,34 +113,9 @@ fn reply(r: Reply) -> Response<Body> {
     if sold_out {
         // Tells usher (when the room is set to listen) that this event's line is over.
         resp.headers_mut()
-            .insert("x-usher-sold-out", HeaderValue::from_static("1"));
+            .insert(SOLD_OUT_HEADER, HeaderValue::from_static("1"));
     }
     resp
-}
-
-fn query(q: Option<&str>, name: &str) -> Option<String> {
-    q?.split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| {
-            let v = v.replace('+', " ");
-            let b = v.as_bytes();
-            let mut out = Vec::with_capacity(b.len());
-            let mut i = 0;
-            while i < b.len() {
-                let hex = |c: u8| (c as char).to_digit(16);
-                if b[i] == b'%' && i + 2 < b.len() {
-                    if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                }
-                out.push(b[i]);
-                i += 1;
-            }
-            String::from_utf8_lossy(&out).into_owned()
-        })
 }
 
 impl Api {
@@ -350,7 +324,7 @@ impl Api {
 
     /// The visitor id from a valid pass.
     fn user(&self, headers: &http::HeaderMap) -> Option<String> {
-        let token = headers.get("x-usher-pass")?.to_str().ok()?;
+        let token = headers.get(PASS_HEADER)?.to_str().ok()?;
         self.passes
             .verify(token, &self.audience, now() as u64)
             .ok()

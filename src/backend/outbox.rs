@@ -78,7 +78,7 @@ async fn round(
         let req = Request::post(webhook.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header("idempotency-key", format!("usher-outbox-{}", row.id))
-            .header("x-usher-topic", row.topic.as_str())
+            .header(crate::protocol::TOPIC_HEADER, row.topic.as_str())
             .body(Full::new(Bytes::from(row.payload.clone())));
         let ok = match req {
             Ok(req) => {

@@ -8,6 +8,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::db::{self, Booking, DbError, NewEvent, Order, Refusal, Stored};
+use crate::protocol::{ErrorBody, ErrorDetail};
 
 /// Most requests folded into one transaction.
 const MAX_BATCH: usize = 512;
@@ -80,7 +81,7 @@ pub fn now() -> i64 {
 fn error(status: u16, code: &str, message: &str) -> Reply {
     Reply {
         status,
-        body: serde_json::json!({"error": {"code": code, "message": message}}).to_string(),
+        body: ErrorBody::new(code, message).to_json(),
         sold_out: false,
     }
 }
@@ -97,12 +98,13 @@ fn refusal(r: &Refusal) -> Reply {
         // The seat is named in its own field so a UI can mark it without parsing prose.
         Refusal::SeatTaken(seat) => Reply {
             status: 409,
-            body: serde_json::json!({"error": {
-                "code": "seat_taken",
-                "message": r.to_string(),
-                "seat": seat,
-            }})
-            .to_string(),
+            body: ErrorBody {
+                error: ErrorDetail {
+                    seat: Some(seat.as_str().into()),
+                    ..ErrorDetail::new("seat_taken", r.to_string())
+                },
+            }
+            .to_json(),
             sold_out: false,
         },
         Refusal::Invalid(_) => error(422, "invalid", &r.to_string()),

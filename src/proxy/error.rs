@@ -1,17 +1,7 @@
-//! Everything that can stop a request, and the one place that maps it to a status code
-//! and a small page.
+//! Everything that can stop a request. How each is answered (status, code, page) is
+//! `answer.rs`'s.
 
 use std::time::Duration;
-
-use bytes::Bytes;
-use http::{header, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
-
-use super::ProxyBody;
-
-/// The page shown when the proxy answers with an error; placeholders are filled in.
-/// The request id is safe to insert: ids are validated to `[A-Za-z0-9._:-]`.
-const ERROR_PAGE: &str = include_str!("../../static/error.html");
 
 /// Why the proxy answered instead of the upstream.
 #[derive(Debug, thiserror::Error)]
@@ -58,19 +48,6 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
-    /// The status the client gets.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::UriTooLong => StatusCode::URI_TOO_LONG,
-            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::UpstreamConnect { .. } | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
-            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-        }
-    }
-
     /// The `kind` label for `usher_upstream_errors_total`, or `None` when the client erred.
     pub fn upstream_kind(&self) -> Option<&'static str> {
         match self {
@@ -82,7 +59,7 @@ impl ProxyError {
     }
 
     /// Short text for visitors: never internal details.
-    fn visitor_message(&self) -> &'static str {
+    pub fn visitor_message(&self) -> &'static str {
         match self {
             Self::HeadersTooLarge => "The request headers are too large.",
             Self::UriTooLong => "The address is too long.",
@@ -97,62 +74,4 @@ impl ProxyError {
             }
         }
     }
-
-    /// A small HTML page, or JSON when the client prefers it.
-    pub fn into_response(self, request_id: &HeaderValue, wants_json: bool) -> Response<ProxyBody> {
-        let status = self.status();
-        let id = request_id.to_str().unwrap_or("");
-        let (ctype, body) = if wants_json {
-            (
-                "application/json",
-                format!(
-                    "{{\"error\":{{\"code\":{},\"message\":\"{}\",\"request_id\":\"{}\"}}}}",
-                    status.as_u16(),
-                    self.visitor_message(),
-                    id
-                ),
-            )
-        } else {
-            (
-                "text/html; charset=utf-8",
-                ERROR_PAGE
-                    .replace("{code}", &status.as_u16().to_string())
-                    .replace("{reason}", status.canonical_reason().unwrap_or(""))
-                    .replace("{message}", self.visitor_message())
-                    .replace("{request_id}", id),
-            )
-        };
-        let mut resp = Response::new(
-            Full::new(Bytes::from(body))
-                .map_err(|never| match never {})
-                .boxed_unsync(),
-        );
-        *resp.status_mut() = status;
-        let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if matches!(
-            self,
-            Self::HeadersTooLarge
-                | Self::UriTooLong
-                | Self::BodyTooLarge
-                | Self::ClientBodyTimeout
-                | Self::BadRequest(_)
-        ) {
-            // The rest of the request may still be in flight; do not reuse the connection.
-            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        if status.is_server_error() {
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        }
-        resp
-    }
-}
-
-/// True when the client's `Accept` prefers JSON over HTML (API clients, mobile apps).
-pub fn wants_json(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }

@@ -1,14 +1,16 @@
-//! The waiting page and its JSON twin: one template, filled per request, with a strict
-//! Content-Security-Policy built from hashes of its own inline style and script.
+//! The waiting page: one template, filled per request, with a strict
+//! Content-Security-Policy built from hashes of its own inline style and script. Which
+//! page a visitor gets, and with which status, is `answer.rs`'s; its JSON twin is
+//! `protocol::StatusAnswer`.
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
 
-use super::gate::Standing;
-use super::ProxyBody;
+use crate::gate::Standing;
+use crate::protocol::query::percent;
+use crate::protocol::STATUS_PATH;
+use crate::response::{respond, respond_bytes, Body};
 
 const TEMPLATE: &str = include_str!("../../static/waiting.html");
 const STRINGS: &str = include_str!("../../static/waiting-strings.toml");
@@ -56,16 +58,13 @@ impl Lang {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         for tag in accept.split(',') {
-            let tag = tag
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            if tag.starts_with("ko") {
+            let tag = tag.split(';').next().unwrap_or("").trim();
+            // Read on every request: compared in place, without lower-casing a copy.
+            let lang = tag.get(..2).unwrap_or("");
+            if lang.eq_ignore_ascii_case("ko") {
                 return Lang::Ko;
             }
-            if tag.starts_with("en") {
+            if lang.eq_ignore_ascii_case("en") {
                 return Lang::En;
             }
         }
@@ -188,19 +187,22 @@ impl Pages {
         }
     }
 
-    /// The waiting page for `standing`, gzipped when the client accepts it (the page
-    /// carries live numbers for browsers without JavaScript, so it is compressed per
-    /// response: ~6 KB becomes ~2.5 KB in a few microseconds).
+    /// The waiting page for `standing`, answered with `status`, gzipped when the client
+    /// accepts it (the page carries live numbers for browsers without JavaScript, so it is
+    /// compressed per response: ~6 KB becomes ~2.5 KB in a few microseconds).
+    #[allow(clippy::too_many_arguments)]
     pub fn html(
         &self,
         lang: Lang,
         standing: Standing,
+        status: StatusCode,
         room: &str,
         return_to: &str,
         gzip: bool,
         challenge: Option<&str>,
-    ) -> Response<ProxyBody> {
-        let (state, msg_key, pos) = describe(standing);
+    ) -> Response<Body> {
+        let (msg_key, pos) = describe(standing);
+        let state = super::answer::state_of(standing).as_str();
         let bits = match standing {
             Standing::Challenge(b) => b,
             _ => 0,
@@ -225,10 +227,7 @@ impl Pages {
                 5_000,
             ),
         };
-        let status_url = format!(
-            "/_usher/status?room={room}&return_to={}",
-            percent(return_to)
-        );
+        let status_url = format!("{STATUS_PATH}?room={room}&return_to={}", percent(return_to));
         let dynamic: [(&str, String); 11] = [
             ("LANG", lang.key().into()),
             ("STATE", state.into()),
@@ -252,13 +251,6 @@ impl Pages {
                 out = out.replace(&format!("{{{{{k}}}}}"), &escape(v));
             }
         }
-        let status = match standing {
-            Standing::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Standing::NotFound => StatusCode::NOT_FOUND,
-            Standing::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
-            Standing::Shared => StatusCode::FORBIDDEN,
-            _ => StatusCode::OK,
-        };
         let compressed = gzip.then(|| compress(out.as_bytes())).flatten();
         let mut r = match compressed {
             Some(z) => {
@@ -279,176 +271,18 @@ impl Pages {
     }
 }
 
-/// The state name, message key and position for a standing.
-fn describe(s: Standing) -> (&'static str, &'static str, Option<crate::room::Position>) {
+/// The message key and position for a standing.
+fn describe(s: Standing) -> (&'static str, Option<crate::room::Position>) {
     match s {
-        Standing::Waiting(p, false) => ("waiting", "T_WAITING", Some(p)),
-        Standing::Waiting(p, true) => ("paused", "T_PAUSED", Some(p)),
-        Standing::PreQueue(_) => ("waiting", "T_WAITING", None),
-        Standing::Closed => ("closed", "T_CLOSED", None),
-        Standing::Unavailable | Standing::NotFound => ("unavailable", "T_UNAVAILABLE", None),
-        Standing::Challenge(_) => ("challenge", "T_CHALLENGE", None),
-        Standing::TooMany(_) => ("too_many", "T_TOO_MANY", None),
-        Standing::Shared => ("shared", "T_SHARED", None),
+        Standing::Waiting(p, false) => ("T_WAITING", Some(p)),
+        Standing::Waiting(p, true) => ("T_PAUSED", Some(p)),
+        Standing::PreQueue(_) => ("T_WAITING", None),
+        Standing::Closed => ("T_CLOSED", None),
+        Standing::Unavailable | Standing::NotFound => ("T_UNAVAILABLE", None),
+        Standing::Challenge(_) => ("T_CHALLENGE", None),
+        Standing::TooMany(_) => ("T_TOO_MANY", None),
+        Standing::Shared => ("T_SHARED", None),
     }
-}
-
-/// What a JSON answer hands an app to keep: its signed ticket or, once called, its pass.
-#[derive(Debug, Clone, Copy)]
-pub enum Credential<'a> {
-    /// The visitor's signed ticket (its place in line).
-    Ticket(&'a str),
-    /// The pass that lets it in.
-    Pass(&'a str),
-}
-
-/// The JSON answer for apps and for the page's script (`/_usher/status`, API requests).
-pub fn json(
-    state: &str,
-    room: &str,
-    pos: Option<crate::room::Position>,
-    return_to: &str,
-    credential: Option<Credential<'_>>,
-) -> Response<ProxyBody> {
-    // Same keys, same (sorted) order as the json! map it replaces, without building a Value.
-    #[derive(serde::Serialize)]
-    struct Body<'a> {
-        ahead: Option<u32>,
-        behind: Option<u32>,
-        eta_seconds: Option<u32>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pass: Option<&'a str>,
-        poll_ms: u32,
-        return_to: &'a str,
-        room: &'a str,
-        state: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        ticket: Option<&'a str>,
-    }
-    let (ticket, pass) = match credential {
-        Some(Credential::Ticket(t)) => (Some(t), None),
-        Some(Credential::Pass(p)) => (None, Some(p)),
-        None => (None, None),
-    };
-    let body = Body {
-        ahead: pos.map(|p| p.ahead),
-        behind: pos.map(|p| p.behind),
-        eta_seconds: pos.and_then(|p| p.eta_seconds),
-        pass,
-        poll_ms: pos.map_or(5_000, |p| p.poll_ms),
-        return_to,
-        room,
-        state,
-        ticket,
-    };
-    let mut out = Vec::with_capacity(256);
-    let _ = serde_json::to_writer(&mut out, &body);
-    let status = match state {
-        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::OK,
-    };
-    respond_bytes(status, "application/json", out)
-}
-
-/// The pre-queue answer: before the start nobody has a position (the order is drawn
-/// then), so it says when the start is and when to come back.
-pub fn prequeue_json(
-    room: &str,
-    w: crate::room::PreQueueWait,
-    return_to: &str,
-    ticket: Option<&str>,
-) -> Response<ProxyBody> {
-    let v = serde_json::json!({
-        "room": room, "state": "waiting", "phase": "prequeue",
-        "ahead": null, "behind": null, "eta_seconds": w.starts_in,
-        "starts_in": w.starts_in, "starts_at_ms": w.starts_at_ms,
-        "poll_ms": w.poll_ms, "return_to": return_to, "ticket": ticket,
-    });
-    respond(StatusCode::OK, "application/json", v.to_string())
-}
-
-/// A join challenge for an app or the page's script (`428`): solve it, then send
-/// `POST /_usher/join` with `X-Usher-Challenge` and `X-Usher-Solution`.
-pub fn challenge_json(
-    room: &str,
-    challenge: &str,
-    bits: u8,
-    return_to: &str,
-) -> Response<ProxyBody> {
-    let v = serde_json::json!({
-        "room": room,
-        "state": "challenge",
-        "challenge": challenge,
-        "difficulty": bits,
-        "join": format!("/_usher/join?room={room}"),
-        "return_to": return_to,
-    });
-    respond(
-        StatusCode::PRECONDITION_REQUIRED,
-        "application/json",
-        v.to_string(),
-    )
-}
-
-/// This network took its share of places (`429` with `Retry-After`).
-pub fn too_many_json(room: &str, retry_after: u64) -> Response<ProxyBody> {
-    let v = serde_json::json!({
-        "room": room,
-        "state": "too_many",
-        "retry_after": retry_after,
-        "poll_ms": retry_after.clamp(1, 3600) * 1000,
-    });
-    let mut r = respond(
-        StatusCode::TOO_MANY_REQUESTS,
-        "application/json",
-        v.to_string(),
-    );
-    if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
-/// The standing as JSON, for a request that is not a page load (API calls, non-GET):
-/// `503` with `Retry-After` so clients back off, never an HTML page; a challenge to
-/// solve (`428`) or a network over its cap (`429`).
-pub fn api_wait(standing: Standing, room: &str, challenge: Option<&str>) -> Response<ProxyBody> {
-    match standing {
-        Standing::Challenge(bits) => {
-            return challenge_json(room, challenge.unwrap_or_default(), bits, "/")
-        }
-        Standing::TooMany(secs) => return too_many_json(room, secs.into()),
-        Standing::PreQueue(w) => {
-            let mut r = prequeue_json(room, w, "/", None);
-            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-            if let Ok(v) = HeaderValue::from_str(&(w.poll_ms / 1000).max(1).to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return r;
-        }
-        Standing::Shared => {
-            let v = serde_json::json!({
-                "room": room,
-                "state": "shared",
-                "reason": "pass_shared",
-                "message": "this pass was used from too many places or too fast and has been revoked; join the line again",
-                "poll_ms": 10_000,
-            });
-            return respond(StatusCode::FORBIDDEN, "application/json", v.to_string());
-        }
-        _ => {}
-    }
-    let (state, _, pos) = describe(standing);
-    let mut r = json(state, room, pos, "/", None);
-    *r.status_mut() = match standing {
-        Standing::NotFound => StatusCode::NOT_FOUND,
-        _ => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    let retry = pos.map_or(5, |p| (p.poll_ms / 1000).max(1));
-    if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
 }
 
 /// True when the client accepts gzip.
@@ -475,90 +309,5 @@ fn compress(bytes: &[u8]) -> Option<Vec<u8>> {
     z.finish().ok()
 }
 
-/// A small response with no caching.
-pub fn respond(status: StatusCode, ctype: &'static str, body: String) -> Response<ProxyBody> {
-    respond_bytes(status, ctype, body.into_bytes())
-}
-
-/// A small response with no caching, from bytes.
-pub fn respond_bytes(
-    status: StatusCode,
-    ctype: &'static str,
-    body: Vec<u8>,
-) -> Response<ProxyBody> {
-    let mut r = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-/// `return_to` is honoured only as a same-origin relative path (no open redirect).
-pub fn safe_return_to(raw: Option<&str>) -> String {
-    match raw {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.starts_with("/\\")
-                // Browsers drop tabs and newlines from URLs (`/\t/evil` is `//evil`),
-                // so no control character at all, and no backslash (read as `/`).
-                && !p.chars().any(|c| c.is_control() || c == '\\')
-                && p.len() <= 2048 =>
-        {
-            p.to_string()
-        }
-        _ => "/".to_string(),
-    }
-}
-
-/// Percent-encodes a path for use as a query value.
-pub fn percent(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Decodes a percent-encoded query value (invalid escapes are kept literally).
-pub fn unpercent(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The value of query parameter `name`.
-pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    query?
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| unpercent(v))
-}
-
 #[cfg(test)]
-#[path = "page_tests.rs"]
 mod tests;

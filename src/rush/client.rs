@@ -2,6 +2,7 @@
 //! (HTTP/2 or HTTP/1.1 by ALPN), the trust it is told to use, and one request helper that
 //! returns status, JSON body and the cookies usher set.
 
+use crate::protocol::{ErrorBody, StatusAnswer};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -77,6 +78,10 @@ pub(crate) struct Reply {
     pub status: u16,
     /// The body as JSON (`Null` when it is not JSON).
     pub json: serde_json::Value,
+    /// The body as the waiting room's answer, when it is one.
+    pub answer: Option<StatusAnswer<'static>>,
+    /// The body as an error, when it is one.
+    pub error: Option<ErrorBody<'static>>,
     /// `Set-Cookie` name and value pairs (an empty value clears the cookie).
     pub cookies: Vec<(String, String)>,
 }
@@ -372,10 +377,12 @@ impl Http {
                 kind: "http",
                 detail: e.to_string(),
             })?;
-            let json = serde_json::from_slice(&body.to_bytes()).unwrap_or_default();
+            let bytes = body.to_bytes();
             Ok(Reply {
                 status,
-                json,
+                json: serde_json::from_slice(&bytes).unwrap_or_default(),
+                answer: serde_json::from_slice(&bytes).ok(),
+                error: serde_json::from_slice(&bytes).ok(),
                 cookies,
             })
         };

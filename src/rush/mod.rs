@@ -134,7 +134,7 @@ impl EventChoice {
         match self {
             EventChoice::Id(id) => format!("/api/events/{id}"),
             EventChoice::Query(q) => {
-                format!("/api/events?q={}", crate::proxy::page::percent(q))
+                format!("/api/events?q={}", crate::protocol::query::percent(q))
             }
         }
     }
@@ -308,7 +308,13 @@ pub async fn run(config: Config) -> Result<Summary, RushError> {
     // pool's connection is open when the rush starts.
     for pool in &pools {
         let reply = http
-            .send(pool, http::Method::GET, "/_usher/jwks.json", &[], None)
+            .send(
+                pool,
+                http::Method::GET,
+                crate::protocol::JWKS_PATH,
+                &[],
+                None,
+            )
             .await;
         if let Err(e) = reply {
             let hint = match e.kind {

@@ -115,7 +115,8 @@ impl Visitor<'_> {
                 )
                 .await?;
             self.ctx.stats.record(Step::Book, t.elapsed());
-            match (r.status, r.json["error"]["code"].as_str()) {
+            let code = r.error.as_ref().map(|e| e.error.code.as_ref());
+            match (r.status, code) {
                 (201, _) => return Ok(End::Booked(u64::from(quantity))),
                 (409, Some("sold_out")) => return Ok(End::SoldOut),
                 (409, Some("seat_taken")) => continue,

@@ -15,9 +15,11 @@ use tokio::sync::Notify;
 use super::client::{Pool, Reply};
 use super::stats::{lock, End, Step};
 use super::{Ctx, Rng};
-use crate::proxy::challenge::{solve, CHALLENGE_HEADER, SOLUTION_HEADER};
-use crate::proxy::cookies::{PASS, TICKET};
-use crate::proxy::gate::PASS_HEADER;
+use crate::protocol::challenge::solve;
+use crate::protocol::{
+    State, CHALLENGE_HEADER, JOIN_PATH, LEAVE_PATH, PASS_COOKIE as PASS, PASS_HEADER,
+    SOLUTION_HEADER, STATUS_PATH, TICKET_COOKIE as TICKET,
+};
 
 /// Retries of one request after a network error or a 5xx, with the same idempotency key.
 pub(super) const MAX_RETRIES: u32 = 3;
@@ -116,11 +118,6 @@ pub(crate) async fn visit(ctx: std::sync::Arc<Ctx>, plan: Plan) {
     ctx.stats.finish(&end);
 }
 
-/// A JSON number of milliseconds, or `default`.
-fn millis(v: &Value, default: Duration) -> Duration {
-    v.as_u64().map_or(default, Duration::from_millis)
-}
-
 /// Pause before retry `n` (1-based): 200 ms, 400 ms, 800 ms.
 pub(super) fn backoff(n: u32) -> Duration {
     Duration::from_millis(100 << n.min(6))
@@ -149,7 +146,7 @@ impl Visitor<'_> {
         let end = self.shop(body).await.unwrap_or_else(|e| e);
         // Done with the site: the slot goes to the next in line at once.
         let _ = self
-            .send(Method::POST, "/_usher/leave", Creds::Held, &[], None)
+            .send(Method::POST, LEAVE_PATH, Creds::Held, &[], None)
             .await;
         end
     }
@@ -220,11 +217,11 @@ impl Visitor<'_> {
             };
             *slot = (!value.is_empty()).then(|| value.clone());
         }
-        if r.json.get("state").is_some() {
-            if let Some(t) = r.json["ticket"].as_str() {
+        if let Some(a) = &r.answer {
+            if let Some(t) = &a.ticket {
                 jar.ticket = Some(t.to_string());
             }
-            if let Some(p) = r.json["pass"].as_str() {
+            if let Some(p) = &a.pass {
                 jar.pass = Some(p.to_string());
             }
         }
@@ -232,30 +229,37 @@ impl Visitor<'_> {
 
     /// What an answer means for getting in.
     fn hear(&self, r: &Reply) -> Heard {
-        let j = &r.json;
-        let poll = millis(&j["poll_ms"], Duration::from_secs(5));
-        if let Some(at) = j["starts_at_ms"].as_u64() {
+        let Some(a) = &r.answer else {
+            return match r.status {
+                200 => Heard::In(Some(r.json.clone())),
+                s if s >= 500 => Heard::Retry(format!("http {s}")),
+                s => Heard::Failed(format!("http {s}")),
+            };
+        };
+        let poll = Duration::from_millis(a.poll_ms.into());
+        if let Some(at) = a.starts_at_ms {
             self.ctx.stats.saw_start(at);
         }
-        match (r.status, j["state"].as_str()) {
-            (200, None) => Heard::In(Some(j.clone())),
-            (_, Some("waiting" | "paused")) => {
-                if let (Some(a), Some(b)) = (j["ahead"].as_u64(), j["behind"].as_u64()) {
-                    self.ctx.stats.saw_line(a + 1 + b);
+        match a.state {
+            State::Waiting | State::Paused => {
+                if let (Some(ahead), Some(behind)) = (a.ahead, a.behind) {
+                    self.ctx
+                        .stats
+                        .saw_line(u64::from(ahead) + 1 + u64::from(behind));
                 }
                 Heard::Line(poll)
             }
-            (_, Some("called" | "admitted")) if lock(&self.jar).pass.is_some() => Heard::In(None),
+            State::Called | State::Admitted if lock(&self.jar).pass.is_some() => Heard::In(None),
             // Still a challenge after answering: the solutions were refused.
-            (_, Some("challenge")) => Heard::Retry("challenge".into()),
-            (_, Some("too_many")) => {
-                Heard::Later(Duration::from_secs(j["retry_after"].as_u64().unwrap_or(5)))
+            State::Challenge => Heard::Retry("challenge".into()),
+            State::TooMany => Heard::Later(Duration::from_secs(a.retry_after.unwrap_or(5))),
+            State::Unavailable => Heard::Later(poll),
+            State::Closed => Heard::Closed,
+            State::Shared => Heard::Failed("pass_shared".into()),
+            State::Called | State::Admitted if r.status >= 500 => {
+                Heard::Retry(format!("http {}", r.status))
             }
-            (_, Some("unavailable")) => Heard::Later(poll),
-            (_, Some("closed")) => Heard::Closed,
-            (_, Some("shared")) => Heard::Failed("pass_shared".into()),
-            (s, _) if s >= 500 => Heard::Retry(format!("http {s}")),
-            (s, _) => Heard::Failed(format!("http {s}")),
+            State::Called | State::Admitted => Heard::Failed(format!("http {}", r.status)),
         }
     }
 
@@ -374,7 +378,7 @@ impl Visitor<'_> {
                 return self.over(Err(End::TimedOut));
             }
             let sent = lock(&self.jar).ticket.clone();
-            let heard = self.ask("/_usher/status").await;
+            let heard = self.ask(STATUS_PATH).await;
             polls += 1;
             self.ctx.stats.c.polls.fetch_add(1, Ordering::Relaxed);
             if self.done.load(Ordering::Acquire) {
@@ -386,7 +390,7 @@ impl Visitor<'_> {
                     .filter(|t| Some(t) != sent.as_ref());
                 if let Some(t) = stray {
                     let _ = self
-                        .send(Method::POST, "/_usher/leave", Creds::Ticket(&t), &[], None)
+                        .send(Method::POST, LEAVE_PATH, Creds::Ticket(&t), &[], None)
                         .await;
                 }
                 return None;
@@ -439,13 +443,10 @@ impl Visitor<'_> {
 
 /// A join challenge in an answer: the challenge, its difficulty, where to send the answer.
 fn challenge_of(r: &Reply) -> Option<(String, u8, String)> {
-    let j = &r.json;
-    if j["state"] != "challenge" {
-        return None;
-    }
+    let a = r.answer.as_ref().filter(|a| a.state == State::Challenge)?;
     Some((
-        j["challenge"].as_str()?.to_string(),
-        u8::try_from(j["difficulty"].as_u64()?).ok()?,
-        j["join"].as_str().unwrap_or("/_usher/join").to_string(),
+        a.challenge.as_deref()?.to_string(),
+        a.difficulty?,
+        a.join.as_deref().unwrap_or(JOIN_PATH).to_string(),
     ))
 }

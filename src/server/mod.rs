@@ -27,8 +27,8 @@ use guard_io::Guarded;
 
 use crate::admin::Admin;
 use crate::config::{Limits, Settings};
+use crate::gate::Gate;
 use crate::metrics::{Metrics, OpenConnection};
-use crate::proxy::gate::Gate;
 use crate::proxy::{ConnInfo, Proxy, ProxyBody};
 
 /// Why the server could not start.
@@ -52,7 +52,7 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     /// The waiting room could not be set up (keys, state file).
     #[error(transparent)]
-    Gate(#[from] crate::proxy::gate::GateError),
+    Gate(#[from] crate::gate::GateError),
     /// The waiting page template is unusable.
     #[error(transparent)]
     Page(#[from] crate::proxy::page::PageError),

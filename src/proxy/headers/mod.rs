@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 
+use crate::protocol::HEADER_PREFIX;
+
 /// Hop-by-hop fields that never cross a proxy, besides those listed in `Connection`.
 const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
@@ -83,7 +85,7 @@ pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
 pub fn remove_usher_headers(headers: &mut HeaderMap) {
     let names: Vec<HeaderName> = headers
         .keys()
-        .filter(|n| n.as_str().starts_with("x-usher-"))
+        .filter(|n| n.as_str().starts_with(HEADER_PREFIX))
         .cloned()
         .collect();
     for n in names {

@@ -154,7 +154,7 @@ fn via_appends() {
 #[test]
 fn usher_headers_are_dropped() {
     let mut h = map(&[
-        ("x-usher-pass", "forged"),
+        (crate::protocol::PASS_HEADER, "forged"),
         ("X-Usher-Anything", "1"),
         ("x-user", "ok"),
     ]);

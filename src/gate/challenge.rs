@@ -1,22 +1,21 @@
-//! The join challenge (DESIGN §6): a hashcash-style proof of work a visitor solves before
+//! The join challenge (docs/DESIGN.md §6): a hashcash-style proof of work a visitor solves before
 //! taking a place in line, so a script that wants a thousand places pays for a thousand
 //! solutions. The page solves it with WebCrypto; the proxy checks it with one HMAC and one
 //! SHA-256.
 //!
-//! A challenge is `base64url(version, bits, issued, nonce, room) "." base64url(hmac)`. A
+//! The puzzle itself is the wire contract's (`protocol/challenge.rs`). A challenge is
+//! `base64url(version, bits, issued, nonce, room) "." base64url(hmac)`. A
 //! solution is a decimal counter `n` such that SHA-256(`challenge` ":" `n`) starts with
 //! `bits` zero bits. Challenges expire and each is accepted once per node.
 
 use base64::Engine;
 use dashmap::DashMap;
-use ring::{digest, hmac};
+use ring::hmac;
+
+use crate::protocol::challenge::leading_zero_bits;
 
 /// How long a challenge may be solved and used.
 pub const CHALLENGE_TTL_SECS: u64 = 120;
-/// Header carrying the challenge being answered.
-pub const CHALLENGE_HEADER: &str = "x-usher-challenge";
-/// Header carrying the solution.
-pub const SOLUTION_HEADER: &str = "x-usher-solution";
 
 const VERSION: u8 = 1;
 /// Used challenges remembered at most (a flood of solved challenges cannot grow memory
@@ -139,32 +138,5 @@ impl Challenges {
     }
 }
 
-/// Leading zero bits of SHA-256(`challenge` ":" `solution`).
-pub fn leading_zero_bits(challenge: &str, solution: &str) -> u32 {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    ctx.update(challenge.as_bytes());
-    ctx.update(b":");
-    ctx.update(solution.as_bytes());
-    let mut bits = 0;
-    for b in ctx.finish().as_ref() {
-        if *b == 0 {
-            bits += 8;
-        } else {
-            bits += b.leading_zeros();
-            break;
-        }
-    }
-    bits
-}
-
-/// Solves a challenge by counting up (for tests and `rush`; browsers use the page's code).
-pub fn solve(challenge: &str, bits: u8) -> String {
-    (0u64..)
-        .map(|n| n.to_string())
-        .find(|n| leading_zero_bits(challenge, n) >= u32::from(bits))
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
-#[path = "challenge_tests.rs"]
 mod tests;

@@ -88,5 +88,4 @@ impl Sharing {
 }
 
 #[cfg(test)]
-#[path = "sharing_tests.rs"]
 mod tests;

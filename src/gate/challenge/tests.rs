@@ -1,4 +1,5 @@
-use super::{leading_zero_bits, solve, ChallengeError, Challenges, CHALLENGE_TTL_SECS};
+use super::{ChallengeError, Challenges, CHALLENGE_TTL_SECS};
+use crate::protocol::challenge::{leading_zero_bits, solve};
 
 const T: u64 = 1_800_000_000;
 

@@ -142,5 +142,4 @@ pub fn difficulty(a: &AbuseSettings, rate: u32) -> u8 {
 }
 
 #[cfg(test)]
-#[path = "abuse_tests.rs"]
 mod tests;

@@ -1,6 +1,6 @@
 use super::{Shared, Sharing};
 use crate::config::abuse::AbuseSettings;
-use crate::proxy::gate::abuse::Network;
+use crate::gate::abuse::Network;
 
 fn net(i: u8) -> Network {
     Network::of(std::net::IpAddr::from([198, 51, 100, i]))

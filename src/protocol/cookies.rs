@@ -1,12 +1,10 @@
-//! usher's own cookies: read them from the request, keep them from the upstream, and
-//! write them with the attributes DESIGN §6 asks for.
+//! usher's own cookies: read them from a request, keep them from the site, and write them
+//! with the attributes docs/DESIGN.md §6 asks for (HttpOnly, Secure, SameSite=Lax, the
+//! whole site).
 
 use http::header::{HeaderMap, HeaderValue, COOKIE};
 
-/// The ticket cookie (place in line).
-pub const TICKET: &str = "usher_ticket";
-/// The pass cookie (admission).
-pub const PASS: &str = "usher_pass";
+use super::COOKIE_PREFIX;
 
 /// The value of cookie `name`, if the request carries it.
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -33,7 +31,7 @@ pub fn strip(headers: &mut HeaderMap) {
         .map(str::trim)
         .filter(|pair| {
             let name = pair.split_once('=').map_or(*pair, |(k, _)| k);
-            !pair.is_empty() && !name.starts_with("usher_")
+            !pair.is_empty() && !name.starts_with(COOKIE_PREFIX)
         })
         .map(str::to_owned)
         .collect();
@@ -62,23 +60,4 @@ pub fn clear(name: &str) -> HeaderValue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn read_and_strip() {
-        let mut h = HeaderMap::new();
-        h.append(COOKIE, HeaderValue::from_static("a=1; usher_ticket=T; b=2"));
-        h.append(COOKIE, HeaderValue::from_static("usher_pass=P"));
-        assert_eq!(get(&h, TICKET), Some("T"));
-        assert_eq!(get(&h, PASS), Some("P"));
-        assert_eq!(get(&h, "c"), None);
-        strip(&mut h);
-        assert_eq!(h.get_all(COOKIE).iter().count(), 1);
-        assert_eq!(h[COOKIE], "a=1; b=2");
-        let mut only = HeaderMap::new();
-        only.insert(COOKIE, HeaderValue::from_static("usher_pass=P"));
-        strip(&mut only);
-        assert!(!only.contains_key(COOKIE));
-    }
-}
+mod tests;
