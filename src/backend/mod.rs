@@ -1,4 +1,4 @@
-//! The bundled booking backend (DESIGN §9): a small, complete ticket site behind the
+//! The bundled booking backend (docs/DESIGN.md §9): a small, complete ticket site behind the
 //! proxy. It never imports `proxy` or `room` — it could be any legacy app — and verifies
 //! usher passes itself with the `pass` module.
 //!

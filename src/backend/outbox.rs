@@ -10,7 +10,6 @@ use http::{header, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use rusqlite::params;
 
 use super::db::{self, DbError};
 use super::writer::now;
@@ -36,13 +35,6 @@ pub async fn run(database: PathBuf, webhook: Uri) {
     }
 }
 
-struct Row {
-    id: i64,
-    topic: String,
-    payload: String,
-    attempts: i64,
-}
-
 /// One round: delivers what is due; returns how many rows were delivered.
 async fn round(
     database: &std::path::Path,
@@ -50,23 +42,8 @@ async fn round(
     client: &Client<HttpConnector, Full<Bytes>>,
 ) -> Result<usize, DbError> {
     let path = database.to_path_buf();
-    let due = tokio::task::spawn_blocking(move || -> Result<Vec<Row>, DbError> {
-        let conn = db::open(&path)?;
-        let mut stmt = conn.prepare(
-            "SELECT id, topic, payload, attempts FROM outbox
-             WHERE delivered_at IS NULL AND next_try_at <= ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let rows = stmt
-            .query_map(params![now(), BATCH as i64], |r| {
-                Ok(Row {
-                    id: r.get(0)?,
-                    topic: r.get(1)?,
-                    payload: r.get(2)?,
-                    attempts: r.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+    let due = tokio::task::spawn_blocking(move || -> Result<Vec<db::Pending>, DbError> {
+        db::due(&db::open(&path)?, now(), BATCH)
     })
     .await
     .map_err(|e| DbError::Thread(std::io::Error::other(e)))??;
@@ -103,17 +80,11 @@ async fn round(
         let t = now();
         for (id, attempts, ok) in outcomes {
             if ok {
-                tx.execute(
-                    "UPDATE outbox SET delivered_at = ?1, attempts = ?2 WHERE id = ?3",
-                    params![t, attempts + 1, id],
-                )?;
+                db::delivered(&tx, id, attempts + 1, t)?;
             } else {
                 // Exponential backoff: 1, 2, 4 … 60 s.
                 let wait = (1i64 << attempts.clamp(0, 6)).min(MAX_BACKOFF_SECS);
-                tx.execute(
-                    "UPDATE outbox SET attempts = ?1, next_try_at = ?2 WHERE id = ?3",
-                    params![attempts + 1, t + wait, id],
-                )?;
+                db::retry(&tx, id, attempts + 1, t + wait)?;
             }
         }
         tx.commit()?;
