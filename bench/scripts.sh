@@ -33,10 +33,12 @@ ports_free "$PORT"
 rm -rf "$WORK"
 mkdir -p "$WORK/new" "$WORK/old"
 
-LUA=src/store/lua
+LUA=src/store/redis/lua
+OLD_LUA=src/store/lua # where the scripts were before the Redis store became a folder
 for f in common poll prequeue join settings; do
     cp "$ROOT/$LUA/$f.lua" "$WORK/new/$f.lua"
-    git -C "$ROOT" show "$REF:$LUA/$f.lua" >"$WORK/old/$f.lua" \
+    git -C "$ROOT" show "$REF:$LUA/$f.lua" >"$WORK/old/$f.lua" 2>/dev/null \
+        || git -C "$ROOT" show "$REF:$OLD_LUA/$f.lua" >"$WORK/old/$f.lua" \
         || die "no $LUA/$f.lua at $REF"
 done
 
@@ -46,7 +48,7 @@ MAIN_PIDS+=($!)
 cli() { redis-cli -p "$PORT" "$@"; }
 wait_for redis sh -c "redis-cli -p $PORT ping | grep -q PONG"
 
-# load <version> <script> → SHA1 of common.lua + the script, as src/store/redis.rs builds it.
+# load <version> <script> → SHA1 of common.lua + the script, as src/store/redis/mod.rs builds it.
 load() { cli SCRIPT LOAD "$(printf '%s\n%s' "$(cat "$WORK/$1/common.lua")" "$(cat "$WORK/$1/$2.lua")")"; }
 # keys <room> → the room's 10 keys, in common.lua's order.
 keys() {

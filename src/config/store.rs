@@ -1,12 +1,36 @@
 //! `[store]`: where the rooms live — this process's memory (one node, the default) or a
-//! Redis shared by several nodes (DESIGN §8).
+//! Redis shared by several nodes (docs/DESIGN.md §8).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::validate::Problems;
-use crate::store::redis::RedisOptions;
+
+/// How to reach Redis and share rooms there.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// Prefix of every key (`<prefix>:{<room>}:<part>`).
+    pub prefix: String,
+    /// How long a node keeps the admission lease without renewing it.
+    pub lease: Duration,
+    /// Limit for establishing a connection.
+    pub connect_timeout: Duration,
+    /// Limit for one command's answer.
+    pub response_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "usher".into(),
+            lease: Duration::from_millis(1000),
+            connect_timeout: Duration::from_millis(500),
+            response_timeout: Duration::from_millis(500),
+        }
+    }
+}
 
 /// `[store]` as written.
 #[derive(Debug, Deserialize)]
@@ -27,7 +51,7 @@ pub struct StoreFile {
 impl Default for StoreFile {
     fn default() -> Self {
         let d = RedisOptions::default();
-        let ms = |t: std::time::Duration| format!("{}ms", t.as_millis());
+        let ms = |t: Duration| format!("{}ms", t.as_millis());
         Self {
             url: "memory".into(),
             key_prefix: d.prefix,

@@ -139,5 +139,4 @@ impl TicketKeys {
 }
 
 #[cfg(test)]
-#[path = "ticket_tests.rs"]
 mod tests;

@@ -14,7 +14,7 @@ use std::future::Future;
 use crate::room::{Join, RoomSettings, Stats, Visit};
 
 pub use memory::MemoryStore;
-pub use queue::QueueStore;
+pub use queue::{QueueStore, StoreOpenError};
 
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]

@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use super::redis::RedisStore;
-use super::state_file::StateFileError;
+use super::redis::{RedisStore, RedisStoreError};
+use super::state_file::{self, StateFileError};
 use super::{MemoryStore, Store, StoreError};
+use crate::config::store::StoreSettings;
 use crate::room::{Join, Overrides, PreQueue, RoomSettings, Stats, Visit};
 
 /// Memory (one node) or Redis (several nodes).
@@ -14,6 +15,17 @@ pub enum QueueStore {
     Memory(MemoryStore),
     /// Rooms in Redis, shared with the other nodes.
     Redis(RedisStore),
+}
+
+/// Why the queue store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreOpenError {
+    /// The state file is unreadable.
+    #[error(transparent)]
+    State(#[from] StateFileError),
+    /// The Redis store could not be set up.
+    #[error(transparent)]
+    Redis(#[from] RedisStoreError),
 }
 
 /// Runs the same call on whichever store is in use.
@@ -27,6 +39,32 @@ macro_rules! each {
 }
 
 impl QueueStore {
+    /// Opens the store `settings` chooses for `rooms`: memory, restored from the state
+    /// file in `state_dir`, or Redis — which may be down now: every operation then fails
+    /// closed until it answers.
+    pub async fn open(
+        settings: &StoreSettings,
+        rooms: &[(String, RoomSettings)],
+        state_dir: &Path,
+        now_ms: u64,
+    ) -> Result<Self, StoreOpenError> {
+        Ok(match settings {
+            StoreSettings::Memory => QueueStore::Memory(MemoryStore::open(
+                rooms,
+                &state_dir.join(state_file::FILE_NAME),
+                now_ms,
+            )?),
+            StoreSettings::Redis { url, options } => {
+                let redis = RedisStore::connect(url, rooms, options.clone()).await?;
+                tracing::info!(
+                    node = redis.node_id(),
+                    "queue store: Redis (shared by every node)"
+                );
+                QueueStore::Redis(redis)
+            }
+        })
+    }
+
     /// Saves the rooms to the state file (memory); Redis keeps its own state.
     pub fn save(&self, path: &Path) -> Result<(), StateFileError> {
         match self {
@@ -121,3 +159,6 @@ impl Store for QueueStore {
         each!(self, s => s.reconfigure(room, settings).await)
     }
 }
+
+#[cfg(test)]
+mod tests;

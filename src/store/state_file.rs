@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use crate::room::Saved;
 
+/// The state file's name inside `[state] dir`.
+pub const FILE_NAME: &str = "state.json";
+
 /// Why the state file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateFileError {

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use redis::{ErrorKind, RedisError, RedisResult, Value};
 
-use crate::room::{
-    position, to_secs, Event, Join, Overrides, Pending, PreQueue, Rate, RoomSettings, Stats, Visit,
-};
+use crate::room::pace::{position, to_secs, Rate};
+use crate::room::{Event, Join, Overrides, Pending, PreQueue, RoomSettings, Stats, Visit};
 
 fn u32_of(x: i64) -> u32 {
     x.clamp(0, u32::MAX as i64) as u32

@@ -1,10 +1,11 @@
-//! The several-node store (DESIGN §8): every room's line lives in Redis, so any proxy node
+//! The several-node store (docs/DESIGN.md §8): every room's line lives in Redis, so any proxy node
 //! answers any visitor and all of them see one fair line.
 //!
-//! Each operation is **one Lua script** (`src/store/lua/`, with `common.lua` in front of
+//! Each operation is **one Lua script** (`src/store/redis/lua/`, with `common.lua` in front of
 //! each), run atomically with EVALSHA: the same decisions as the memory [`Room`], made
 //! where the data is. The arithmetic that needs no data (ETA, poll interval, the
-//! pre-queue permutation) is the room module's own, run here on the node.
+//! pre-queue permutation) is the room module's own ([`crate::room::pace`],
+//! [`crate::room::draw`]), run here on the node.
 //!
 //! **Redis operations per request**: every [`Store`] call is exactly one EVALSHA round
 //! trip in the steady state ([`RedisStore::commands_sent`] against
@@ -18,7 +19,7 @@
 //!
 //! **Ended sessions reach every node**: [`Store::end_session`] records the session in
 //! the room's `revoked` set and publishes it; [`RedisStore::follow_revocations`]
-//! (`redis_revocations.rs`) hands those to the node's passes, catching up from the set
+//! (`revocations.rs`) hands those to the node's passes, catching up from the set
 //! after any disconnection.
 //!
 //! **Fail closed**: every error (connection refused, timeout, script error) is
@@ -37,42 +38,16 @@ use redis::{RedisResult, Script, Value};
 
 use self::codec::{override_args, seed_arg, settings_args};
 use super::{Store, StoreError};
+use crate::config::store::RedisOptions;
+use crate::room::draw::draw_offsets;
 use crate::room::{
-    draw_offsets, Join, Overrides, PreQueue, RoomSettings, Stats, Visit, RESTORE_SLACK,
-    SWEEP_BUDGET,
+    Join, Overrides, PreQueue, RoomSettings, Stats, Visit, RESTORE_SLACK, SWEEP_BUDGET,
 };
 
-#[path = "redis_codec.rs"]
 mod codec;
-
-#[path = "redis_revocations.rs"]
 mod revocations;
 
 pub use self::revocations::Revocation;
-
-/// How to reach Redis and share rooms there.
-#[derive(Debug, Clone)]
-pub struct RedisOptions {
-    /// Prefix of every key (`<prefix>:{<room>}:<part>`).
-    pub prefix: String,
-    /// How long a node keeps the admission lease without renewing it.
-    pub lease: Duration,
-    /// Limit for establishing a connection.
-    pub connect_timeout: Duration,
-    /// Limit for one command's answer.
-    pub response_timeout: Duration,
-}
-
-impl Default for RedisOptions {
-    fn default() -> Self {
-        Self {
-            prefix: "usher".into(),
-            lease: Duration::from_millis(1000),
-            connect_timeout: Duration::from_millis(500),
-            response_timeout: Duration::from_millis(500),
-        }
-    }
-}
 
 /// Why a Redis store could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -536,13 +511,4 @@ impl Store for RedisStore {
 }
 
 #[cfg(test)]
-#[path = "redis_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "redis_node_tests.rs"]
-mod node_tests;
-
-#[cfg(test)]
-#[path = "redis_test_server.rs"]
-mod test_server;

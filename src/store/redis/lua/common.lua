@@ -1,4 +1,4 @@
--- Shared by every usher script: src/store/redis.rs puts this file in front of each one.
+-- Shared by every usher script: src/store/redis/mod.rs puts this file in front of each one.
 -- The same Lua runs on every node, atomically, so several proxies see one fair line.
 -- Times: `now` is Unix seconds, `now_ms` Unix milliseconds (given by the calling node).
 --

@@ -7,8 +7,9 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{RedisOptions, RedisStore};
+use crate::config::store::RedisOptions;
 use crate::room::RoomSettings;
+use crate::store::redis::RedisStore;
 
 /// A throwaway redis-server, killed on drop.
 pub(super) struct RedisServer {

@@ -1,18 +1,21 @@
 //! Tests for `redis`: the behaviours of the memory room, written once over the [`Store`]
 //! trait and run on the memory store and on a real Redis alike, and a random walk that
-//! checks that both answer exactly the same. (Several nodes and outages:
-//! `redis_node_tests.rs`.)
+//! checks that both answer exactly the same. (Several nodes and outages: `nodes`; the
+//! throwaway `redis-server`: `server`.)
+
+mod nodes;
+mod server;
 
 use std::collections::BTreeMap;
 
-use super::test_server::RedisServer;
+use self::server::RedisServer;
 use super::*;
 use crate::room::tests::{place, settings, T0};
 use crate::room::{Event, Mode, Position};
 use crate::store::MemoryStore;
 
 /// `mode` with room for `max_active` at once.
-pub(super) fn sized(mode: Mode, max_active: u32) -> RoomSettings {
+fn sized(mode: Mode, max_active: u32) -> RoomSettings {
     RoomSettings {
         max_active,
         ..settings(mode)
@@ -32,14 +35,14 @@ fn memory(s: RoomSettings) -> MemoryStore {
     MemoryStore::new(&[("r".into(), s)], &BTreeMap::new(), T0)
 }
 
-pub(super) fn pos(v: Visit) -> Position {
+fn pos(v: Visit) -> Position {
     match v {
         Visit::Waiting(p) | Visit::Paused(p) => p,
         other => panic!("expected waiting, got {other:?}"),
     }
 }
 
-pub(super) async fn join_n<S: Store>(st: &S, n: usize, now: u64) -> Vec<usize> {
+async fn join_n<S: Store>(st: &S, n: usize, now: u64) -> Vec<usize> {
     let mut places = Vec::new();
     for i in 0..n {
         places.push(place(st.join("r", &format!("s{i}"), now).await.unwrap()));
@@ -386,7 +389,7 @@ async fn prequeue<S: Store>(st: &S) {
     );
 }
 
-pub(super) fn sale() -> RoomSettings {
+fn sale() -> RoomSettings {
     let mut s = settings(Mode::Queue);
     s.max_active = 1000;
     s.event = Some(Event {

@@ -1,25 +1,13 @@
 //! Tests for `memory`.
 
-use std::time::Duration;
-
 use super::*;
+use crate::room::tests::T0;
 use crate::room::Mode;
 
+/// The room tests' queue: one at a time, no rate limit.
 fn settings() -> RoomSettings {
-    RoomSettings {
-        max_active: 1,
-        new_per_minute: 0,
-        session_idle: Duration::from_secs(600),
-        session_max: Duration::from_secs(3600),
-        claim_window: Duration::from_secs(30),
-        abandon_after: Duration::from_secs(60),
-        recall_window: Duration::from_secs(600),
-        mode: Mode::Queue,
-        event: None,
-    }
+    crate::room::tests::settings(Mode::Queue)
 }
-
-const T0: u64 = 1_800_000_000_000;
 
 #[tokio::test]
 async fn outage_fails_every_operation_then_recovers_with_the_line_intact() {

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::test_server::RedisServer;
-use super::tests::{join_n, pos, sale, sized};
-use super::*;
+use super::server::RedisServer;
+use super::{join_n, pos, sale, sized};
 use crate::room::tests::{place, settings, T0};
 use crate::room::Mode;
+use crate::store::redis::*;
 
 #[tokio::test]
 async fn every_node_derives_the_same_draw() {
