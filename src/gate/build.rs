@@ -8,11 +8,9 @@ use arc_swap::ArcSwap;
 use super::keys::{load_keys, ticket_keys};
 use super::{abuse, challenge::Challenges, sharing, unix_ms, Gate, Policy};
 use crate::config::rooms::{RoomRoute, WaitingRoomSettings};
-use crate::config::store::StoreSettings;
 use crate::metrics::Metrics;
 use crate::pass::Passes;
-use crate::store::redis::RedisStore;
-use crate::store::{MemoryStore, QueueStore, Store, StoreError};
+use crate::store::{QueueStore, Store, StoreError};
 
 /// Why the gate could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -31,9 +29,9 @@ pub enum GateError {
     /// The ticket secret is unusable.
     #[error("ticket secret {0}: needs at least 32 bytes")]
     TicketSecret(String),
-    /// The state file is unreadable.
+    /// The queue store could not be opened (state file, Redis).
     #[error(transparent)]
-    State(#[from] crate::store::state_file::StateFileError),
+    Open(#[from] crate::store::StoreOpenError),
     /// A reload tried to add, remove or reorder rooms.
     #[error("rooms cannot be added, removed or reordered by a reload (was {was:?}, now {now:?}): restart usher for that")]
     RoomsChanged {
@@ -42,9 +40,6 @@ pub enum GateError {
         /// Room names in the new file.
         now: Vec<String>,
     },
-    /// The Redis store could not be set up.
-    #[error(transparent)]
-    Redis(#[from] crate::store::redis::RedisStoreError),
     /// The store refused the new room settings.
     #[error("queue store: {0}")]
     Store(StoreError),
@@ -77,21 +72,8 @@ impl Gate {
             .iter()
             .map(|r| (r.name.clone(), r.settings))
             .collect();
-        let store = match &settings.store {
-            StoreSettings::Memory => QueueStore::Memory(MemoryStore::open(
-                &rooms,
-                &settings.state_dir.join("state.json"),
-                unix_ms(),
-            )?),
-            StoreSettings::Redis { url, options } => {
-                let redis = RedisStore::connect(url, &rooms, options.clone()).await?;
-                tracing::info!(
-                    node = redis.node_id(),
-                    "queue store: Redis (shared by every node)"
-                );
-                QueueStore::Redis(redis)
-            }
-        };
+        let store =
+            QueueStore::open(&settings.store, &rooms, &settings.state_dir, unix_ms()).await?;
         metrics.store_up.set(1);
         Ok(Self {
             policy: ArcSwap::from_pointee(Policy::new(settings)),

@@ -119,10 +119,12 @@ pub async fn start(settings: &Settings) -> Result<Running, StartError> {
     };
     let pages = crate::proxy::page::Pages::load(settings.page.as_ref())?;
     let proxy = Arc::new(Proxy::new(settings, &metrics, gate.clone(), pages));
-    let state_file = gate
-        .as_ref()
-        .filter(|g| g.store.saves_to_file())
-        .map(|_| settings.waiting_room.state_dir.join("state.json"));
+    let state_file = gate.as_ref().filter(|g| g.store.saves_to_file()).map(|_| {
+        settings
+            .waiting_room
+            .state_dir
+            .join(crate::store::state_file::FILE_NAME)
+    });
     if let Some(g) = gate.as_ref().filter(|g| g.store.redis().is_some()) {
         tasks.spawn(follow_revocations(g.clone(), stop_rx.clone()));
     }
