@@ -14,8 +14,8 @@
 use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::fuzz_target;
+use usher::path::normalize;
 use usher::proxy::gate::Gate;
-use usher::proxy::path::normalize;
 use usher_fuzz::respell;
 
 const ROOMS: usize = 3;

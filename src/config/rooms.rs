@@ -322,7 +322,7 @@ pub(super) fn validate(
             }
             // Requests are matched in normal form, so the prefix must be too: written
             // any other way (`/예매`, `//book`, `%7e`) it would never guard anything.
-            match crate::proxy::path::normalize(path).map(|n| n.unwrap_or_else(|| path.clone())) {
+            match crate::path::normalize(path).map(|n| n.unwrap_or_else(|| path.clone())) {
                 Ok(normal) if normal.starts_with("/_usher/") || normal == "/_usher" => p.push(
                     &field,
                     format!("{path:?} is under /_usher/, which usher answers itself"),

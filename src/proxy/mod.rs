@@ -20,7 +20,6 @@ mod error;
 pub mod gate;
 pub mod headers;
 pub mod page;
-pub mod path;
 mod upgrade;
 mod upstream;
 
@@ -42,6 +41,7 @@ pub use upstream::Upstreams;
 
 use crate::config::{HostHeader, Limits, Settings};
 use crate::metrics::{Metrics, StatusCounters};
+use crate::path;
 
 /// Boxed error for bodies assembled from several sources.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
