@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::challenge::{Challenges, CHALLENGE_HEADER, SOLUTION_HEADER};
 use super::cookies;
-use crate::config::rooms::{DefaultAction, RoomRoute, WaitingRoomSettings};
+use crate::config::rooms::RoomRoute;
 use crate::config::store::StoreSettings;
+use crate::config::{DefaultAction, WaitingRoomSettings};
 use crate::metrics::Metrics;
 use crate::pass::{PassClaims, Passes, Session};
 use crate::room::ticket::{Phase, Ticket, TicketKeys};
