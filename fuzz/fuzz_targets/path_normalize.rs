@@ -1,4 +1,4 @@
-//! `proxy::path::normalize` on arbitrary paths: never panics; its output starts with `/`
+//! `path::normalize` on arbitrary paths: never panics; its output starts with `/`
 //! and holds no `//`, `/./` or `/../` (nor a final dot segment) and no escape left
 //! undecided; it is idempotent (a normal path is left alone); it agrees with an
 //! independent byte-wise statement of RFC 3986 §6.2.2 (`reference_normalize`); and
@@ -9,11 +9,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use usher::proxy::path::normalize;
+use usher::path::normalize;
 use usher_fuzz::{looks_normal, reference_normalize, respell};
 
 /// `normalize` as a whole path (it returns `None` for "already normal").
-fn normal(path: &str) -> Result<String, usher::proxy::path::PathError> {
+fn normal(path: &str) -> Result<String, usher::path::PathError> {
     normalize(path).map(|n| n.unwrap_or_else(|| path.to_string()))
 }
 

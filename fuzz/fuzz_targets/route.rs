@@ -15,7 +15,7 @@ use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::fuzz_target;
 use usher::gate::Gate;
-use usher::proxy::path::normalize;
+use usher::path::normalize;
 use usher_fuzz::respell;
 
 const ROOMS: usize = 3;

@@ -64,13 +64,13 @@ pub fn signer(seed: [u8; 32], kid: &str) -> usher::pass::Passes {
     usher::pass::Passes::new(ring, ISSUER)
 }
 
-/// An independent, byte-wise statement of what `proxy::path::normalize` must produce for
+/// An independent, byte-wise statement of what `path::normalize` must produce for
 /// a path starting with `/` (RFC 3986 §6.2.2): escapes checked left to right (a bad one
 /// or an encoded `/` or `\` refuses the path), unreserved escapes decoded, the others
 /// upper-cased, empty and `.` segments dropped, `..` climbing (never above the root), a
 /// trailing `/` kept.
-pub fn reference_normalize(path: &str) -> Result<String, usher::proxy::path::PathError> {
-    use usher::proxy::path::PathError;
+pub fn reference_normalize(path: &str) -> Result<String, usher::path::PathError> {
+    use usher::path::PathError;
     let hex = |c: Option<&u8>| c.and_then(|c| char::from(*c).to_digit(16));
     let b = path.as_bytes();
     let mut decoded = Vec::with_capacity(b.len());

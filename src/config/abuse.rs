@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::validate::Problems;
+use super::problems::Problems;
 
 /// `[abuse]` as written.
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{ConfigError, FieldError};
+use super::problems::{ConfigError, Problems};
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -82,15 +82,9 @@ impl BackendSettings {
     /// Parses and validates TOML text.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let f: BackendFile = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        let mut problems = Vec::new();
-        let mut push = |field: &str, message: String| {
-            problems.push(FieldError {
-                field: field.into(),
-                message,
-            })
-        };
+        let mut p = Problems::default();
         let listen = f.listen.parse().unwrap_or_else(|_| {
-            push(
+            p.push(
                 "listen",
                 format!(
                     "{:?} is not a socket address (write IP:PORT, e.g. \"127.0.0.1:8000\")",
@@ -100,67 +94,55 @@ impl BackendSettings {
             SocketAddr::from(([127, 0, 0, 1], 0))
         });
         if f.database.is_empty() {
-            push(
+            p.push(
                 "database",
-                "is empty; give a file path such as \"data/backend.db\"".into(),
+                "is empty; give a file path such as \"data/backend.db\"",
             );
         }
         if f.passes.audience.is_empty() {
-            push(
+            p.push(
                 "passes.audience",
-                "is empty; give the name of the proxy room that guards this site".into(),
+                "is empty; give the name of the proxy room that guards this site",
             );
         }
         if f.passes.public_keys.is_empty() {
-            push(
+            p.push(
                 "passes.public_keys",
-                "is empty; list the proxy's pass public key files (usher keygen writes NAME.pub)"
-                    .into(),
+                "is empty; list the proxy's pass public key files (usher keygen writes NAME.pub)",
             );
         }
-        let mut public_keys = Vec::new();
-        for (i, k) in f.passes.public_keys.iter().enumerate() {
-            let path = PathBuf::from(k);
-            let kid = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("")
-                .to_string();
-            if !path.is_file() || kid.is_empty() {
-                push(
+        let public_keys = f
+            .passes
+            .public_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                p.key_file(
                     &format!("passes.public_keys[{i}]"),
-                    format!(
-                        "{k:?} is not a public key file (its name without extension is the kid)"
-                    ),
-                );
-            }
-            public_keys.push((kid, path));
-        }
-        let admin_token = std::env::var("USHER_BACKEND_ADMIN_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .or_else(|| (!f.admin_token.is_empty()).then(|| f.admin_token.clone()));
-        if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
-            push(
-                "admin_token",
-                "is shorter than 16 characters; use a long random token".into(),
-            );
-        }
+                    k,
+                    "its name without extension is the kid",
+                )
+            })
+            .collect();
+        let admin_token = p.token(
+            "admin_token",
+            "USHER_BACKEND_ADMIN_TOKEN",
+            &f.admin_token,
+            "is shorter than 16 characters; use a long random token",
+        );
         let webhook = match f.webhook.as_str() {
             "" => None,
             w => {
                 match w.parse::<http::Uri>() {
                     Ok(u) if u.scheme_str() == Some("http") && u.authority().is_some() => Some(u),
                     _ => {
-                        push("webhook", format!("{w:?} is not an http:// URL (e.g. \"http://127.0.0.1:9000/bookings\")"));
+                        p.push("webhook", format!("{w:?} is not an http:// URL (e.g. \"http://127.0.0.1:9000/bookings\")"));
                         None
                     }
                 }
             }
         };
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid(problems));
-        }
+        p.finish()?;
         Ok(Self {
             listen,
             database: PathBuf::from(f.database),

@@ -1,66 +1,87 @@
 //! Configuration: parse the operator's TOML, validate every field, and hand each module
 //! its own immutable part.
 //!
-//! Validation collects *all* problems at once and names each field with the fix, so an
-//! operator fixes a file in one round instead of one error per restart.
+//! Each section of `usher.toml` has a module of its own holding what is written (a
+//! `…File` struct that denies unknown fields, so a typo is an error, not a silent
+//! default), what the server runs with, and the validation between the two. Validation
+//! collects *all* problems at once (`problems`) and names each field with the fix, so
+//! an operator fixes a file in one round instead of one error per restart. This module
+//! reads the file and assembles [`Settings`] from the sections.
 
 pub mod abuse;
+mod admin;
 pub mod backend;
-mod file;
+mod bypass;
+mod forwarding;
+mod limits;
+mod listen;
+mod log;
+mod page;
+mod passes;
+mod problems;
 pub mod rooms;
+mod routing;
+mod runtime;
+mod state;
 pub mod store;
 #[cfg(test)]
 mod tests;
-mod validate;
+mod tls;
+mod upstream;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ipnet::IpNet;
+use serde::Deserialize;
 
-pub use file::FileConfig;
+pub use bypass::BypassRule;
+pub use forwarding::ForwardingSettings;
+pub use limits::Limits;
+pub use listen::ListenSettings;
+pub use log::{LogFormat, LogSettings};
+pub use problems::{ConfigError, FieldError};
+pub use routing::DefaultAction;
+pub use tls::{TlsSettings, TlsVersion};
+pub use upstream::{HostHeader, UpstreamSettings};
 
-/// Everything that can be wrong with a configuration file.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The path we tried.
-        path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for our schema (syntax, type, or unknown field).
-    #[error("config is not valid: {0}")]
-    Parse(String),
-    /// The file parsed but some values are unusable.
-    #[error("config has {} problem(s):\n{}", .0.len(), render_problems(.0))]
-    Invalid(Vec<FieldError>),
-}
+use problems::Problems;
 
-fn render_problems(problems: &[FieldError]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  - {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// One unusable value: which field, what is wrong, and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// Dotted path of the field, e.g. `listen.public`.
-    pub field: String,
-    /// What is wrong and what to write instead.
-    pub message: String,
-}
-
-impl std::fmt::Display for FieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
+/// The whole `usher.toml` as written: plain strings and numbers, no meaning yet.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    /// Listening sockets.
+    pub listen: listen::ListenFile,
+    /// Public listener certificate.
+    pub tls: tls::TlsFile,
+    /// Where admitted requests go.
+    pub upstream: upstream::UpstreamFile,
+    /// Timeouts and size limits that protect the proxy.
+    pub limits: limits::LimitsFile,
+    /// Forwarding headers and trust.
+    pub forwarding: forwarding::ForwardingFile,
+    /// Runtime sizing.
+    pub runtime: runtime::RuntimeFile,
+    /// Logging.
+    pub log: log::LogFile,
+    /// Pass signing.
+    pub passes: passes::PassesFile,
+    /// Queue state on disk.
+    pub state: state::StateFileSection,
+    /// Where rooms live: memory or Redis.
+    pub store: store::StoreFile,
+    /// What skipping the line costs.
+    pub abuse: abuse::AbuseFile,
+    /// Requests no room matches.
+    pub routing: routing::RoutingFile,
+    /// Requests that skip the waiting room.
+    pub bypass: Vec<bypass::BypassFile>,
+    /// Rooms.
+    pub rooms: Vec<rooms::RoomFile>,
+    /// The admin API.
+    pub admin: admin::AdminFile,
+    /// An operator's own waiting page.
+    pub page: page::PageFile,
 }
 
 /// The validated configuration the server runs with.
@@ -81,138 +102,41 @@ pub struct Settings {
     /// Logging choices.
     pub log: LogSettings,
     /// Rooms, bypass rules, passes and queue state.
-    pub waiting_room: rooms::WaitingRoomSettings,
+    pub waiting_room: WaitingRoomSettings,
     /// Bearer token for the admin API (`None`: the API is off).
     pub admin_token: Option<String>,
     /// The operator's waiting page: (template, strings) paths, or the built-in one.
     pub page: Option<(PathBuf, PathBuf)>,
 }
 
-/// Validated `[listen]`.
+/// Validated waiting-room settings: rooms, bypass rules, routing, passes, queue state,
+/// the store and abuse limits.
 #[derive(Debug, Clone)]
-pub struct ListenSettings {
-    /// TLS listener.
-    pub public: SocketAddr,
-    /// Optional HTTP→HTTPS redirect listener.
-    pub plain: Option<SocketAddr>,
-    /// Port advertised in redirects; `None` means "the public listener's bound port".
-    pub https_port: Option<u16>,
-    /// Admin listener.
-    pub admin: SocketAddr,
-}
-
-/// Where the public certificate comes from.
-#[derive(Debug, Clone)]
-pub enum TlsSettings {
-    /// PEM files on disk.
-    Files {
-        /// Certificate chain.
-        cert: PathBuf,
-        /// Private key.
-        key: PathBuf,
-        /// Lowest version.
-        min_version: TlsVersion,
-    },
-    /// Generate a self-signed certificate at start.
-    SelfSigned {
-        /// Subject alternative names.
-        names: Vec<String>,
-        /// Lowest version.
-        min_version: TlsVersion,
-    },
-}
-
-/// Lowest TLS protocol version accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsVersion {
-    /// TLS 1.2 and 1.3.
-    V1_2,
-    /// TLS 1.3 only.
-    V1_3,
-}
-
-/// Validated `[upstream]`.
-#[derive(Debug, Clone)]
-pub struct UpstreamSettings {
-    /// `host:port` authorities, tried round-robin.
-    pub servers: Vec<http::uri::Authority>,
-    /// What to send as `Host`.
-    pub host: HostHeader,
-    /// TCP connect budget.
-    pub connect_timeout: Duration,
-    /// Budget until response headers arrive.
-    pub response_timeout: Duration,
-    /// Longest pause between two pieces of a response body.
-    pub read_timeout: Duration,
-    /// How long a server that refused a connection is skipped.
-    pub fail_timeout: Duration,
-    /// Idle pooled connection lifetime.
-    pub pool_idle_timeout: Duration,
-    /// Idle pooled connections per upstream.
-    pub pool_max_idle_per_host: usize,
-}
-
-/// How the `Host` header reaches the upstream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostHeader {
-    /// The client's host, unchanged.
-    Preserve,
-    /// The upstream server's own `host:port`.
-    Rewrite,
-    /// A fixed value.
-    Fixed(http::HeaderValue),
-}
-
-/// Validated `[limits]`.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// TLS handshake budget.
-    pub tls_handshake_timeout: Duration,
-    /// Request-head budget.
-    pub header_read_timeout: Duration,
-    /// Largest request head in bytes.
-    pub max_header_bytes: usize,
-    /// Most header fields.
-    pub max_headers: usize,
-    /// Longest request target in bytes.
-    pub max_uri_bytes: usize,
-    /// Longest pause between two pieces of a request body.
-    pub client_body_timeout: Duration,
-    /// Largest request body in bytes.
-    pub max_body_bytes: u64,
-    /// Open connections at once.
-    pub max_connections: usize,
-    /// HTTP/2 streams per connection.
-    pub h2_max_concurrent_streams: u32,
-    /// Drain budget on shutdown.
-    pub shutdown_grace: Duration,
-    /// Stalled-write budget per client connection.
-    pub send_timeout: Duration,
-}
-
-/// Validated `[forwarding]`.
-#[derive(Debug, Clone, Default)]
-pub struct ForwardingSettings {
-    /// Peers whose forwarding headers are extended rather than replaced.
-    pub trusted_proxies: Vec<IpNet>,
-}
-
-/// Validated `[log]`.
-#[derive(Debug, Clone)]
-pub struct LogSettings {
-    /// Output format.
-    pub format: LogFormat,
-    /// `tracing` filter directive.
-    pub level: String,
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// For people at a terminal.
-    Human,
-    /// One JSON object per line, for log shippers.
-    Json,
+pub struct WaitingRoomSettings {
+    /// Rooms in config order.
+    pub rooms: Vec<rooms::RoomRoute>,
+    /// Bypass rules.
+    pub bypass: Vec<BypassRule>,
+    /// Unmatched requests.
+    pub default_action: DefaultAction,
+    /// Pass issuer.
+    pub issuer: String,
+    /// Signing key path (None: generate).
+    pub signing_key: Option<PathBuf>,
+    /// Extra verify keys: (kid, path).
+    pub verify_keys: Vec<(String, PathBuf)>,
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// Save interval.
+    pub save_interval: Duration,
+    /// Let everyone in while the store is down (explicit, logged, discouraged).
+    pub fail_open: bool,
+    /// The ticket secret file (None: `<state_dir>/ticket.key`, created if missing).
+    pub ticket_secret: Option<PathBuf>,
+    /// Where rooms live.
+    pub store: store::StoreSettings,
+    /// Join challenge and per-network caps.
+    pub abuse: abuse::AbuseSettings,
 }
 
 impl Settings {
@@ -220,7 +144,7 @@ impl Settings {
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let file: FileConfig =
             toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        validate::validate(file)
+        validate(file)
     }
 
     /// Read, parse and validate a file.
@@ -230,5 +154,61 @@ impl Settings {
             source,
         })?;
         Self::from_toml(&text)
+    }
+}
+
+/// Validate every section; all problems are reported together, in file order.
+fn validate(file: FileConfig) -> Result<Settings, ConfigError> {
+    let mut p = Problems::default();
+    let listen = listen::validate(&mut p, &file.listen);
+    let tls = tls::validate(&mut p, &file.tls);
+    let upstream = upstream::validate(&mut p, &file.upstream);
+    let limits = limits::validate(&mut p, &file.limits);
+    let forwarding = forwarding::validate(&mut p, &file.forwarding);
+    let workers = runtime::validate(&mut p, &file.runtime);
+    let log = log::validate(&mut p, &file.log);
+    let waiting_room = waiting_room(&mut p, &file);
+    let admin_token = admin::validate(&mut p, &file.admin);
+    let page = page::validate(&mut p, &file.page);
+    // The placeholder values used after a problem never escape: any problem fails here.
+    p.finish()?;
+    Ok(Settings {
+        listen,
+        tls,
+        upstream,
+        limits,
+        forwarding,
+        workers,
+        log,
+        waiting_room,
+        admin_token,
+        page,
+    })
+}
+
+/// The waiting-room sections, validated together: a Redis store needs the passes' signing
+/// key and the state's ticket secret.
+fn waiting_room(p: &mut Problems, file: &FileConfig) -> WaitingRoomSettings {
+    let rooms = rooms::validate(p, &file.rooms);
+    let bypass = bypass::validate(p, &file.bypass);
+    let default_action = routing::validate(p, &file.routing);
+    let passes = passes::validate(p, &file.passes);
+    let state = state::validate(p, &file.state);
+    let store = store::validate(p, &file.store, &passes.signing_key, &state.ticket_secret);
+    let save_interval = state::save_interval(p, &file.state);
+    let abuse = abuse::validate(p, &file.abuse);
+    WaitingRoomSettings {
+        rooms,
+        bypass,
+        default_action,
+        issuer: passes.issuer,
+        signing_key: passes.signing_key,
+        verify_keys: passes.verify_keys,
+        state_dir: state.dir,
+        save_interval,
+        fail_open: state.fail_open,
+        ticket_secret: state.ticket_secret,
+        store,
+        abuse,
     }
 }

@@ -1,92 +1,10 @@
-//! The waiting-room sections of the config: rooms, bypass rules, routing, passes and the
-//! state store. File structs and their validation live together here.
-
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
+//! `[[rooms]]`: the waiting rooms — which hosts and paths each guards, how fast it lets
+//! visitors in, and the event (pre-queue, start, end) it may run.
 
 use serde::Deserialize;
 
-use super::validate::Problems;
+use super::problems::Problems;
 use crate::room::{Mode, RoomSettings};
-
-/// `[passes]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PassesFile {
-    /// `iss` of every pass.
-    pub issuer: String,
-    /// PKCS#8 PEM signing key (`usher keygen`); empty: a key generated at start.
-    pub signing_key: String,
-    /// Extra public keys that still verify (rotation), as PEM paths; kid = file stem.
-    pub verify_keys: Vec<String>,
-}
-
-impl Default for PassesFile {
-    fn default() -> Self {
-        Self {
-            issuer: "usher".into(),
-            signing_key: String::new(),
-            verify_keys: Vec::new(),
-        }
-    }
-}
-
-/// `[state]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StateFileSection {
-    /// Directory for the state file and the ticket secret.
-    pub dir: String,
-    /// How often room state is saved.
-    pub save_interval: String,
-    /// `"closed"` (default, safe) or `"open"` (let everyone in while the store is down).
-    pub on_store_failure: String,
-    /// File with the secret tickets are signed with (at least 32 bytes); empty:
-    /// `<dir>/ticket.key`, created at first start. Several nodes must share one.
-    pub ticket_secret: String,
-}
-
-impl Default for StateFileSection {
-    fn default() -> Self {
-        Self {
-            dir: "data".into(),
-            save_interval: "1s".into(),
-            on_store_failure: "closed".into(),
-            ticket_secret: String::new(),
-        }
-    }
-}
-
-/// `[routing]`
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RoutingFile {
-    /// What happens to a request no room matches: `"forward"` or `"deny"`.
-    pub default_action: String,
-}
-
-impl Default for RoutingFile {
-    fn default() -> Self {
-        Self {
-            default_action: "forward".into(),
-        }
-    }
-}
-
-/// One `[[bypass]]` rule: a request matching every listed criterion skips the room.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BypassFile {
-    /// Path globs (`/static/*`).
-    pub paths: Vec<String>,
-    /// Methods (`OPTIONS`).
-    pub methods: Vec<String>,
-    /// Client networks.
-    pub cidrs: Vec<String>,
-    /// Header name → exact value.
-    pub headers: BTreeMap<String, String>,
-}
 
 /// One `[[rooms]]` entry.
 #[derive(Debug, Deserialize)]
@@ -225,67 +143,8 @@ pub struct RoomRoute {
     pub close_when_sold_out: bool,
 }
 
-/// A validated bypass rule.
-#[derive(Debug, Clone)]
-pub struct BypassRule {
-    /// Path globs (any matches), none = any path.
-    pub paths: Option<globset::GlobSet>,
-    /// Methods (any matches), empty = any.
-    pub methods: Vec<http::Method>,
-    /// Networks (any matches), empty = any.
-    pub cidrs: Vec<ipnet::IpNet>,
-    /// Headers that must all be present with these values.
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
-}
-
-/// What to do with a request no room matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DefaultAction {
-    /// Forward it.
-    Forward,
-    /// Refuse it (404).
-    Deny,
-}
-
-/// Validated waiting-room settings.
-#[derive(Debug, Clone)]
-pub struct WaitingRoomSettings {
-    /// Rooms in config order.
-    pub rooms: Vec<RoomRoute>,
-    /// Bypass rules.
-    pub bypass: Vec<BypassRule>,
-    /// Unmatched requests.
-    pub default_action: DefaultAction,
-    /// Pass issuer.
-    pub issuer: String,
-    /// Signing key path (None: generate).
-    pub signing_key: Option<PathBuf>,
-    /// Extra verify keys: (kid, path).
-    pub verify_keys: Vec<(String, PathBuf)>,
-    /// State directory.
-    pub state_dir: PathBuf,
-    /// Save interval.
-    pub save_interval: Duration,
-    /// Let everyone in while the store is down (explicit, logged, discouraged).
-    pub fail_open: bool,
-    /// The ticket secret file (None: `<state_dir>/ticket.key`, created if missing).
-    pub ticket_secret: Option<PathBuf>,
-    /// Where rooms live.
-    pub store: super::store::StoreSettings,
-    /// Join challenge and per-network caps.
-    pub abuse: super::abuse::AbuseSettings,
-}
-
-/// Validates the waiting-room sections.
-pub(super) fn validate(
-    p: &mut Problems,
-    rooms: &[RoomFile],
-    bypass: &[BypassFile],
-    routing: &RoutingFile,
-    passes: &PassesFile,
-    state: &StateFileSection,
-    store: &super::store::StoreFile,
-) -> WaitingRoomSettings {
+/// Validates every `[[rooms]]` entry.
+pub(super) fn validate(p: &mut Problems, rooms: &[RoomFile]) -> Vec<RoomRoute> {
     let mut out_rooms = Vec::new();
     for (i, r) in rooms.iter().enumerate() {
         let f = |name: &str| format!("rooms[{i}].{name}");
@@ -322,11 +181,16 @@ pub(super) fn validate(
             }
             // Requests are matched in normal form, so the prefix must be too: written
             // any other way (`/예매`, `//book`, `%7e`) it would never guard anything.
-            match crate::proxy::path::normalize(path).map(|n| n.unwrap_or_else(|| path.clone())) {
-                Ok(normal) if normal.starts_with("/_usher/") || normal == "/_usher" => p.push(
-                    &field,
-                    format!("{path:?} is under /_usher/, which usher answers itself"),
-                ),
+            match crate::path::normalize(path).map(|n| n.unwrap_or_else(|| path.clone())) {
+                Ok(normal)
+                    if normal.starts_with(crate::protocol::ENDPOINT_PREFIX)
+                        || normal == "/_usher" =>
+                {
+                    p.push(
+                        &field,
+                        format!("{path:?} is under /_usher/, which usher answers itself"),
+                    )
+                }
                 Ok(normal) => paths.push(normal),
                 Err(why) => p.push(
                     &field,
@@ -370,141 +234,5 @@ pub(super) fn validate(
             close_when_sold_out: r.close_when_sold_out,
         });
     }
-
-    let mut rules = Vec::new();
-    for (i, b) in bypass.iter().enumerate() {
-        let f = |name: &str| format!("bypass[{i}].{name}");
-        let paths = if b.paths.is_empty() {
-            None
-        } else {
-            let mut set = globset::GlobSetBuilder::new();
-            for (j, g) in b.paths.iter().enumerate() {
-                match globset::Glob::new(g) {
-                    Ok(glob) => {
-                        set.add(glob);
-                    }
-                    Err(e) => p.push(
-                        &format!("bypass[{i}].paths[{j}]"),
-                        format!("{g:?} is not a glob: {e}"),
-                    ),
-                }
-            }
-            set.build().ok()
-        };
-        let mut methods = Vec::new();
-        for m in &b.methods {
-            match http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
-                Ok(m) => methods.push(m),
-                Err(_) => p.push(&f("methods"), format!("{m:?} is not an HTTP method")),
-            }
-        }
-        let mut cidrs = Vec::new();
-        for c in &b.cidrs {
-            match c
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-            {
-                Ok(n) => cidrs.push(n),
-                Err(_) => p.push(&f("cidrs"), format!("{c:?} is not an IP address or CIDR")),
-            }
-        }
-        let mut headers = Vec::new();
-        for (k, v) in &b.headers {
-            match (
-                http::HeaderName::from_bytes(k.as_bytes()),
-                http::HeaderValue::from_str(v),
-            ) {
-                (Ok(k), Ok(v)) => headers.push((k, v)),
-                _ => p.push(
-                    &f("headers"),
-                    format!("{k:?} = {v:?} is not a valid header"),
-                ),
-            }
-        }
-        if b.paths.is_empty() && b.methods.is_empty() && b.cidrs.is_empty() && b.headers.is_empty()
-        {
-            p.push(
-                &format!("bypass[{i}]"),
-                "matches every request; give paths, methods, cidrs or headers",
-            );
-        }
-        rules.push(BypassRule {
-            paths,
-            methods,
-            cidrs,
-            headers,
-        });
-    }
-
-    let default_action = match routing.default_action.as_str() {
-        "forward" => DefaultAction::Forward,
-        "deny" => DefaultAction::Deny,
-        other => {
-            p.push(
-                "routing.default_action",
-                format!("{other:?} is not an action; write \"forward\" or \"deny\""),
-            );
-            DefaultAction::Deny
-        }
-    };
-    if passes.issuer.is_empty() {
-        p.push(
-            "passes.issuer",
-            "is empty; name this deployment, e.g. \"usher\"",
-        );
-    }
-    let signing_key = (!passes.signing_key.is_empty()).then(|| PathBuf::from(&passes.signing_key));
-    if let Some(k) = &signing_key {
-        if !k.is_file() {
-            p.push("passes.signing_key", format!("{k:?} does not exist; create one with `usher keygen`, or leave it empty to generate a key at start"));
-        }
-    }
-    let mut verify_keys = Vec::new();
-    for (i, v) in passes.verify_keys.iter().enumerate() {
-        let path = PathBuf::from(v);
-        let kid = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("")
-            .to_string();
-        if !path.is_file() || kid.is_empty() {
-            p.push(
-                &format!("passes.verify_keys[{i}]"),
-                format!(
-                    "{v:?} is not a public key file (the kid is its file name without extension)"
-                ),
-            );
-        }
-        verify_keys.push((kid, path));
-    }
-    let fail_open = match state.on_store_failure.as_str() {
-        "closed" => false,
-        "open" => true,
-        other => {
-            p.push("state.on_store_failure", format!("{other:?} is not a choice; write \"closed\" (safe) or \"open\" (everyone in while the store is down)"));
-            false
-        }
-    };
-    let ticket_secret =
-        (!state.ticket_secret.is_empty()).then(|| PathBuf::from(&state.ticket_secret));
-    if let Some(t) = &ticket_secret {
-        if !t.is_file() {
-            p.push("state.ticket_secret", format!("{t:?} does not exist; write at least 32 random bytes to it (e.g. `head -c 32 /dev/urandom > ticket.key`), or leave it empty for one node"));
-        }
-    }
-    let store = super::store::validate(p, store, &signing_key, &ticket_secret);
-    WaitingRoomSettings {
-        rooms: out_rooms,
-        bypass: rules,
-        default_action,
-        issuer: passes.issuer.clone(),
-        signing_key,
-        verify_keys,
-        state_dir: PathBuf::from(&state.dir),
-        save_interval: p.duration("state.save_interval", &state.save_interval),
-        fail_open,
-        ticket_secret,
-        store,
-        abuse: Default::default(),
-    }
+    out_rooms
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::validate::Problems;
+use super::problems::Problems;
 
 /// How to reach Redis and share rooms there.
 #[derive(Debug, Clone)]

@@ -1,6 +1,5 @@
 //! Validation tests that need no files or sockets.
 
-use super::validate::parse_upstream;
 use super::*;
 
 fn problems(toml: &str) -> Vec<FieldError> {
@@ -35,13 +34,4 @@ fn all_problems_reported_together() {
     assert!(v[0]
         .message
         .contains("\"0.0.0.0:99999\" is not a socket address"));
-}
-
-#[test]
-fn upstream_forms() {
-    assert!(parse_upstream("http://10.0.0.1:80").is_ok());
-    assert!(parse_upstream("http://backend:8080/").is_ok());
-    assert!(parse_upstream("backend").is_err());
-    assert!(parse_upstream("https://backend:443").is_err());
-    assert!(parse_upstream("http://backend:80/api").is_err());
 }

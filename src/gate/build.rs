@@ -7,7 +7,8 @@ use arc_swap::ArcSwap;
 
 use super::keys::{load_keys, ticket_keys};
 use super::{abuse, challenge::Challenges, sharing, unix_ms, Gate, Policy};
-use crate::config::rooms::{RoomRoute, WaitingRoomSettings};
+use crate::config::rooms::RoomRoute;
+use crate::config::WaitingRoomSettings;
 use crate::metrics::Metrics;
 use crate::pass::Passes;
 use crate::store::{QueueStore, Store, StoreError};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use http::{HeaderValue, Method};
 
 use super::{abuse, Admission, Answer, Credentials, Decision, Gate, Outcome, Standing};
-use crate::config::rooms::DefaultAction;
+use crate::config::DefaultAction;
 use crate::pass::Session;
 use crate::protocol::{cookies, PASS_COOKIE, TICKET_COOKIE};
 use crate::room::ticket::{Phase, Ticket};

@@ -2,7 +2,7 @@
 //! (created on first start when it lives in the state directory).
 
 use super::GateError;
-use crate::config::rooms::WaitingRoomSettings;
+use crate::config::WaitingRoomSettings;
 use crate::room::ticket::TicketKeys;
 
 /// The configured pass keys (`None` when no signing key is configured).

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use http::{HeaderMap, Method};
 
 use super::Gate;
-use crate::config::rooms::{BypassRule, DefaultAction, RoomRoute, WaitingRoomSettings};
+use crate::config::rooms::RoomRoute;
+use crate::config::{BypassRule, DefaultAction, WaitingRoomSettings};
 
 /// The parts of the waiting room a config reload replaces. Rooms keep their index: a
 /// reload may change a room's settings and paths, not which rooms exist.

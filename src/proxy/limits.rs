@@ -4,9 +4,9 @@
 use http::{header, HeaderValue, Request, Version};
 use hyper::body::Incoming;
 
-use super::path;
 use super::ProxyError;
 use crate::config::Limits;
+use crate::path;
 
 /// Phase 1: message framing that two parsers could read differently (request smuggling,
 /// RFC 9112 §6.1, §6.3, §3.2) is refused with 400, and the connection closed, rather than

@@ -28,7 +28,6 @@ mod forward;
 pub mod headers;
 mod limits;
 pub mod page;
-pub mod path;
 mod upgrade;
 mod upstream;
 

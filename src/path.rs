@@ -114,5 +114,4 @@ fn decode_unreserved(path: &str) -> Result<String, PathError> {
 }
 
 #[cfg(test)]
-#[path = "path_tests.rs"]
 mod tests;
