@@ -1,4 +1,4 @@
-//! Live config reload (DESIGN §8): on SIGHUP or when the config file (or a certificate or
+//! Live config reload (docs/DESIGN.md §8): on SIGHUP or when the config file (or a certificate or
 //! key it names) changes, the file is read and validated again and, if good, swapped in —
 //! room settings, bypass rules, routes, upstreams, pass keys, the waiting page and the TLS
 //! certificate — without dropping a connection or touching a line. A bad edit is refused:

@@ -204,7 +204,10 @@ async fn upstream_down_is_502_within_connect_timeout() {
     let (status, headers, body) = get(&mut c, "/api", &[("accept", "application/json")]).await;
     assert_eq!(status, 502);
     assert_eq!(headers["content-type"], "application/json");
-    assert!(body.starts_with("{\"error\":{\"code\":502"), "{body}");
+    assert!(
+        body.starts_with("{\"error\":{\"code\":\"upstream_unreachable\""),
+        "{body}"
+    );
     let m = proxy.metrics.render();
     assert_eq!(
         common::sample(&m, "usher_upstream_errors_total", &[("kind", "connect")]),

@@ -1,4 +1,4 @@
-//! Passes: the signed proof that a visitor was admitted (DESIGN §6). Knows no queues and
+//! Passes: the signed proof that a visitor was admitted (docs/DESIGN.md §6). Knows no queues and
 //! no HTTP: the proxy and the backend both verify with this code.
 
 pub mod keys;

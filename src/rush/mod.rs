@@ -1,4 +1,4 @@
-//! `usher rush` (DESIGN §9): a load rehearsal over HTTP only. N simulated visitors walk
+//! `usher rush` (docs/DESIGN.md §9): a load rehearsal over HTTP only. N simulated visitors walk
 //! the real flow through a running usher — arrive, join the line, poll at the server's
 //! pace, take the pass, read the event, book with an idempotency key — and the run ends
 //! with a summary (oversold must be 0) and a self-contained HTML report.
