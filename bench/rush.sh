@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# bench/rush.sh — the seeds' rushes, rehearsed end to end on this machine: `usher rush`
-# (simulated visitors over HTTPS) → usher (the proxy, TLS) → the bundled booking backend
-# (SQLite, durable commits). Each scenario is a scheduled sale: visitors arrive in its
-# pre-queue, the order is drawn at the start, the room calls them at its pace, they book.
+# bench/rush.sh — the rushes of docs/DESIGN.md §1, rehearsed end to end on this machine:
+# `usher rush` (simulated visitors over HTTPS) → usher (the proxy, TLS) → the bundled
+# booking backend (SQLite, durable commits). Each scenario is a scheduled sale: visitors
+# arrive in its pre-queue, the order is drawn at the start, the room calls them at its
+# pace, they book.
 #
 #   bash bench/rush.sh                       # all three scenarios
 #   SCENARIOS=coupon bash bench/rush.sh      # one of: coupon ktx tickets
 #   SKIP_BUILD=1 bash bench/rush.sh          # reuse target/release/usher
 #   RUNS=3 bash bench/rush.sh                # repeat each scenario; medians are reported
 #
-# Scenarios (DESIGN §1, seeds 001–005):
-#   coupon  — 1,111 coupons, 100,000 visitors (seed 002: sold out in 1.89 s, and oversold)
+# Scenarios (the incidents of docs/DESIGN.md §1):
+#   coupon  — 1,111 coupons, 100,000 visitors (the coupon event: sold out in 1.89 s, and
+#             oversold)
 #   ktx     — a KTX train (18 cars × 13 rows × 4 = 936 seats, 2 per booking), 200,000
-#             visitors (seed 001: the holiday booking)
-#   tickets — 50,000 tickets, 55,000 visitors (seed 005: the ticket site's 50,000-booking test)
+#             visitors (the KTX holiday booking)
+#   tickets — 50,000 tickets, 55,000 visitors (NETicket's 50,000-booking test)
 #
 # Everything runs on this machine's cores together (rush client, proxy, backend): nothing
 # is pinned, so the numbers are what one 2-core box does for the whole chain. After each
