@@ -63,70 +63,51 @@ if [[ -n ${USHER_BIN:-} ]]; then OWN_BIN=1; SKIP_BUILD=1; else USHER_BIN=$ROOT/t
 CPUS_ALL=0-$(($(nproc) - 1))
 CLK_TCK=$(getconf CLK_TCK)
 
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$ROOT/bench/lib.sh"
 LOGS=$WORK
+LOAD_CORE=$LOAD_CPUS   # where bench_loadgen pins wrk (a taskset list)
+# A run is judged disturbed by noise_pct (see measure), and measure waits for a quiet
+# machine itself, once its fresh backend is up.
+BENCH_NOISE_COLUMN=noise_pct
+BENCH_NOISE_WHAT="other programs or steal"
+BENCH_QUIET_FIRST=0
 
 DB_DIR=""
-# lib.sh's cleanup stops every process by PID; the temporary database directory goes after.
-on_exit() {
-    local rc=$?
-    trap - EXIT
-    set +e
-    for pid in "${MAIN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${MAIN_PIDS[@]}"; do
-        for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
-    done
+# bench_cleanup stops every process by PID; the temporary database directory goes after.
+drop_db_dir() {
     if [[ -n $DB_DIR && -d $DB_DIR ]]; then
-        if [[ $KEEP_DB == 1 ]]; then log "databases kept in $DB_DIR"; else rm -rf "$DB_DIR"; fi
+        if [[ $KEEP_DB == 1 ]]; then bench_log "databases kept in $DB_DIR"; else rm -rf "$DB_DIR"; fi
     fi
-    (exit "$rc")
-    cleanup
 }
-trap on_exit EXIT
-
-forget_pid() {  # drop $1 from MAIN_PIDS once it is gone (PIDs get reused)
-    local p keep=()
-    for p in "${MAIN_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-    MAIN_PIDS=("${keep[@]}")
-}
+BENCH_ON_EXIT=drop_db_dir
 
 # ---------------------------------------------------------------------------- prerequisites
-[[ $(nproc) -ge 2 ]] || die "needs at least 2 CPU cores (servers on core 0, wrk on core 1)"
-[[ $PROXY_PASS_VIA == cookie || $PROXY_PASS_VIA == header ]] || die "PROXY_PASS_VIA must be cookie or header"
-((PASSES >= 1 && CONNS >= 1)) || die "PASSES and CONNS must be >= 1"
+[[ $(nproc) -ge 2 ]] || bench_die "needs at least 2 CPU cores (servers on core 0, wrk on core 1)"
+[[ $PROXY_PASS_VIA == cookie || $PROXY_PASS_VIA == header ]] || bench_die "PROXY_PASS_VIA must be cookie or header"
+((PASSES >= 1 && CONNS >= 1)) || bench_die "PASSES and CONNS must be >= 1"
 
-need=()
-command -v wrk  >/dev/null || need+=(wrk)
-command -v curl >/dev/null || need+=(curl)
-command -v openssl >/dev/null || need+=(openssl)
-if ((${#need[@]})); then
-    log "installing: ${need[*]}"
-    SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${need[@]}"
-fi
-for t in taskset ss awk sort dd; do command -v "$t" >/dev/null || die "missing tool: $t"; done
+bench_need_tools wrk:wrk curl:curl openssl:openssl
+command -v dd >/dev/null || bench_die "missing tool: dd"
 HAVE_SQLITE=0
 if command -v sqlite3 >/dev/null; then HAVE_SQLITE=1; else
-    log "sqlite3 CLI not found: the database check uses the API (remaining) only"
+    bench_log "sqlite3 CLI not found: the database check uses the API (remaining) only"
 fi
 
-for p in $PROXY_PORT $BACKEND_PORT $ADMIN_PORT; do
-    [[ -z $(ss -Htln "sport = :$p") ]] || die "port $p is in use: $(ss -Htlnp "sport = :$p")"
-done
+bench_ports_free $PROXY_PORT $BACKEND_PORT $ADMIN_PORT
 
 # Only this script's own output is replaced; bench/out/ may hold the other scripts' results.
 rm -rf "$WORK" "$RESULTS"
 mkdir -p "$WORK"/{runs,keys,state}
 
-build_usher
+bench_build_usher
 
 # What the backend promises (src/backend/db.rs); say so if the source no longer matches.
 # (With USHER_BIN this reads the working tree, not the binary's source; check_db checks the
 # database file is in WAL mode, and the fsync diagnostic shows commits reaching fsync.)
 DURABILITY="journal_mode=WAL, synchronous=FULL"
 grep -q '"synchronous", "FULL"' "$ROOT/src/backend/db.rs" \
-    || { DURABILITY="UNKNOWN: src/backend/db.rs no longer sets synchronous=FULL"; log "WARNING: $DURABILITY"; }
+    || { DURABILITY="UNKNOWN: src/backend/db.rs no longer sets synchronous=FULL"; bench_log "WARNING: $DURABILITY"; }
 
 # ---------------------------------------------------------------------------- the database disk
 # fsync must be real: a database on tmpfs would measure memory, not durable commits.
@@ -135,17 +116,17 @@ DB_DIR=$(mktemp -d "$DB_PARENT/usher-booking.XXXXXX")
 DB_FS=$(stat -f -c %T "$DB_DIR")
 DB_MOUNT=$(findmnt -n -o SOURCE,FSTYPE,OPTIONS -T "$DB_DIR" 2>/dev/null | awk '{print $1 " (" $2 ", " $3 ")"}' || true)
 case $DB_FS in
-    tmpfs|ramfs) die "DB_PARENT=$DB_PARENT is on $DB_FS: fsync would be free; choose a directory on disk" ;;
+    tmpfs|ramfs) bench_die "DB_PARENT=$DB_PARENT is on $DB_FS: fsync would be free; choose a directory on disk" ;;
 esac
 # How long one small synchronous write takes on that disk: a floor for one group commit.
 FSYNC_PROBE_MS=$(dd if=/dev/zero of="$DB_DIR/probe" bs=4k count=500 oflag=dsync 2>&1 |
     awk '/copied/ {for (i = 1; i <= NF; i++) if ($i ~ /^s,?$/) t = $(i - 1); printf "%.3f", t * 1000 / 500}')
 rm -f "$DB_DIR/probe"
-log "databases in $DB_DIR on ${DB_MOUNT:-$DB_FS}; 4 KiB O_DSYNC write: ${FSYNC_PROBE_MS} ms"
+bench_log "databases in $DB_DIR on ${DB_MOUNT:-$DB_FS}; 4 KiB O_DSYNC write: ${FSYNC_PROBE_MS} ms"
 
 # ---------------------------------------------------------------------------- keys, configs
 "$USHER_BIN" keygen --out "$WORK/keys" --name pass-bench >"$WORK/keygen.log" 2>&1 \
-    || { cat "$WORK/keygen.log" >&2; die "usher keygen failed"; }
+    || { cat "$WORK/keygen.log" >&2; bench_die "usher keygen failed"; }
 ADMIN_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 
 backend_config() {  # $1 = database file
@@ -200,7 +181,7 @@ session_idle = "12h"
 session_max = "24h"
 EOF
 "$USHER_BIN" check-config -c "$WORK/usher.toml" >"$WORK/check-config.log" 2>&1 \
-    || { cat "$WORK/check-config.log" >&2; die "the generated proxy config is invalid"; }
+    || { cat "$WORK/check-config.log" >&2; bench_die "the generated proxy config is invalid"; }
 
 # ---------------------------------------------------------------------------- servers
 PROXY_PID=""
@@ -209,11 +190,11 @@ start_proxy() {
     PROXY_PID=$!
     MAIN_PIDS+=("$PROXY_PID")
     for _ in $(seq 100); do
-        alive "$PROXY_PID" || die "usher proxy exited: $(cat "$WORK/proxy.log")"
+        bench_alive "$PROXY_PID" || bench_die "usher proxy exited: $(cat "$WORK/proxy.log")"
         [[ $(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz") == ready ]] && return 0
         sleep 0.1
     done
-    die "usher proxy did not report ready"
+    bench_die "usher proxy did not report ready"
 }
 
 BACKEND_PID=""
@@ -233,24 +214,15 @@ start_backend() {  # $1 = name: a fresh database $DB_DIR/NAME.db
     MAIN_PIDS+=("$BACKEND_PID")
     BACKEND_LOGS+=("$dir/backend.log")
     for _ in $(seq 100); do
-        alive "$BACKEND_PID" || die "usher backend ($1) exited: $(cat "$dir/backend.log")"
+        bench_alive "$BACKEND_PID" || bench_die "usher backend ($1) exited: $(cat "$dir/backend.log")"
         curl -sf "http://127.0.0.1:$BACKEND_PORT/healthz" >/dev/null && return 0
         sleep 0.1
     done
-    die "usher backend ($1) did not answer /healthz"
+    bench_die "usher backend ($1) did not answer /healthz"
 }
 
 stop_backend() {  # SIGTERM, wait; the database file stays until drop_db
-    local rc=0 killed=0
-    kill -TERM "$BACKEND_PID" 2>/dev/null || true
-    for _ in $(seq 150); do alive "$BACKEND_PID" || break; sleep 0.1; done
-    if alive "$BACKEND_PID"; then
-        log "WARNING: backend ($BACKEND_NAME) still running 15 s after SIGTERM; SIGKILL"
-        kill -KILL "$BACKEND_PID" 2>/dev/null; killed=1
-    fi
-    wait "$BACKEND_PID" 2>/dev/null || rc=$?
-    ((killed)) || [[ $rc -eq 0 ]] || log "WARNING: backend ($BACKEND_NAME) exited with status $rc after SIGTERM"
-    forget_pid "$BACKEND_PID"
+    bench_stop_pid "$BACKEND_PID" "backend ($BACKEND_NAME)"
     BACKEND_PID=""
 }
 
@@ -277,9 +249,9 @@ create_event() {  # a coupon event with COUPONS coupons, starting in 30 days; se
     got=$(direct POST /api/admin/events -H "Authorization: Bearer $ADMIN_TOKEN" \
         -H 'Content-Type: application/json' \
         -d "{\"title\":\"bench coupons\",\"venue\":\"Online\",\"starts_at\":$(($(date +%s) + 30 * 86400)),\"price\":0,\"layout\":{\"kind\":\"coupon\",\"count\":$COUPONS}}")
-    [[ $(code_of "$got") == 201 ]] || die "POST /api/admin/events returned unexpected: $(printf %q "$got")"
+    [[ $(code_of "$got") == 201 ]] || bench_die "POST /api/admin/events returned unexpected: $(printf %q "$got")"
     EVENT_ID=$(body_of "$got" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
-    [[ -n $EVENT_ID ]] || die "no event id in: $got"
+    [[ -n $EVENT_ID ]] || bench_die "no event id in: $got"
 }
 
 remaining() {  # remaining coupons of EVENT_ID, through the API
@@ -304,7 +276,7 @@ book_one() {  # <direct|proxied> <key> <curl pass args...>: one booking; prints 
     got=$($how POST "/api/events/$EVENT_ID/bookings" -H "Idempotency-Key: $key" \
         -H 'Content-Type: application/json' -d '{"quantity":1}' "$@")
     [[ $(code_of "$got") == 201 && $got == *'"status":"confirmed"'* ]] \
-        || die "booking ($how, key $key) returned unexpected: $(printf %q "$got")"
+        || bench_die "booking ($how, key $key) returned unexpected: $(printf %q "$got")"
     body_of "$got" | sed -n 's/^{"id":\([0-9]*\),.*/\1/p'
 }
 
@@ -318,7 +290,7 @@ cpus_list() {  # taskset list "0,2-3" -> "0 2 3"
 }
 cpus_ticks() {  # "busy total irq steal" summed over the cores of taskset list $1
     local c
-    for c in $(cpus_list "$1"); do core_ticks "$c"; done |
+    for c in $(cpus_list "$1"); do bench_core_ticks "$c"; done |
         awk '{b += $1; t += $2; i += $3; s += $4} END {print b, t, i, s}'
 }
 kthread_snap() {  # "pid ticks" (utime+stime) of every kernel thread (children of kthreadd)
@@ -344,16 +316,7 @@ thread_ticks() {  # utime+stime of the threads of pid $1 named $2
 }
 
 # ---------------------------------------------------------------------------- load generator
-loadgen() {  # <log> <cmd...>: wrk on LOAD_CPUS; its own CPU time goes to <log>.times
-    local logf=$1; shift
-    ( rc=0; taskset -c "$LOAD_CPUS" "$@" >"$logf" 2>&1 || rc=$?; times >"$logf.times"; exit "$rc" ) &
-    LOADGEN_PID=$!
-    local rc=0
-    wait "$LOADGEN_PID" || rc=$?
-    LOADGEN_PID=""
-    [[ $rc -eq 0 ]] || { cat "$logf" >&2; die "load generator failed (status $rc): $*"; }
-}
-
+# (bench_loadgen runs wrk on LOAD_CPUS; its own CPU time goes to <log>.times)
 wrk_cmd() {  # <direct|proxied> <seconds> <conns> <run tag>
     local url via
     if [[ $1 == direct ]]; then url="http://127.0.0.1:$BACKEND_PORT/"; via=header
@@ -361,18 +324,20 @@ wrk_cmd() {  # <direct|proxied> <seconds> <conns> <run tag>
     CMD=(wrk -t1 -c"$3" -d"$2"s --timeout 10s --latency -s "$LUA" "$url" -- "$EVENT_ID" "$4" "$WORK/passes.txt" "$via")
 }
 
-# wrk output -> "secs answered p50_ms p99_ms sent created other socket_errors"
-parse_wrk() {
+# wrk output with booking.lua's counts -> "secs answered p50_ms p99_ms sent created other
+# socket_errors". Call it as `x=$(parse_booking_wrk f)`, not `< <(…)`, so that its die
+# stops the script.
+parse_booking_wrk() {
     local f=$1 secs answered p50 p99 sent created other sock
     read -r answered secs < <(awk '/ requests in / {t = $4; sub(/,$/, "", t); print $1, t}' "$f")
-    secs=$(awk -v ms="$(to_ms "$secs")" 'BEGIN {printf "%.3f", ms / 1000}')
-    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$f")")
-    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$f")")
+    secs=$(awk -v ms="$(bench_to_ms "$secs")" 'BEGIN {printf "%.3f", ms / 1000}')
+    p50=$(bench_to_ms "$(awk '$1 == "50%" {print $2}' "$f")")
+    p99=$(bench_to_ms "$(awk '$1 == "99%" {print $2}' "$f")")
     read -r sent created other < <(awk '/^booking.lua: thread/ {s += $5; c += $9; o += $11}
         END {print s + 0, c + 0, o + 0}' "$f")
     sock=$(awk '/Socket errors:/ {gsub(/,/, ""); e += $4 + $6 + $8 + $10} END {print e + 0}' "$f")
     # (a run may end with nothing answered — a stalled server — and is reported as such)
-    [[ -n $answered && -n $secs && -n $sent && -n $p50 && -n $p99 ]] || { cat "$f" >&2; die "could not parse $f"; }
+    [[ -n $answered && -n $secs && -n $sent && -n $p50 && -n $p99 ]] || { cat "$f" >&2; bench_die "could not parse $f"; }
     echo "$secs $answered $p50 $p99 $sent $created $other $sock"
 }
 
@@ -384,7 +349,7 @@ check_db() {  # <created> <sent> <run name>
     local created=$1 sent=$2 name=$3 rem bookings keys outbox problems=()
     rem=$(remaining_settled)
     stop_backend
-    [[ $rem =~ ^[0-9]+$ ]] || die "could not read the event's remaining count after $name (got '$rem')"
+    [[ $rem =~ ^[0-9]+$ ]] || bench_die "could not read the event's remaining count after $name (got '$rem')"
     # (the -wal file is gone when the backend closed its connections before exiting)
     DB_BYTES=$({ stat -c %s "$BACKEND_DB" "$BACKEND_DB-wal" 2>/dev/null || true; } | awk '{s += $1} END {print s + 0}')
     if ((HAVE_SQLITE)); then
@@ -394,10 +359,10 @@ check_db() {  # <created> <sent> <run name>
                     (SELECT count(*) FROM idempotency WHERE status = 201),
                     (SELECT count(*) FROM outbox WHERE topic = 'booking.confirmed'),
                     (SELECT journal_mode FROM pragma_journal_mode);" 2>&1) \
-            || die "sqlite3 could not read $BACKEND_DB: $counts"
+            || bench_die "sqlite3 could not read $BACKEND_DB: $counts"
         read -r bookings keys outbox journal <<<"$counts"
         [[ $bookings =~ ^[0-9]+$ && $keys =~ ^[0-9]+$ && $outbox =~ ^[0-9]+$ ]] \
-            || die "unexpected sqlite3 answer for $BACKEND_DB: $counts"
+            || bench_die "unexpected sqlite3 answer for $BACKEND_DB: $counts"
         # WAL is recorded in the file (synchronous is per connection: see the fsync count).
         [[ $journal == wal ]] || problems+=("journal_mode is '$journal', not wal")
         ((COUPONS - rem == bookings)) || problems+=("remaining $rem + bookings $bookings != count $COUPONS")
@@ -413,7 +378,7 @@ check_db() {  # <created> <sent> <run name>
     DB_BOOKINGS=$bookings
     if ((${#problems[@]})); then
         DB_CHECK="FAIL: $(IFS=';'; echo "${problems[*]}")"
-        log "DATABASE CHECK FAILED ($name): $DB_CHECK"
+        bench_log "DATABASE CHECK FAILED ($name): $DB_CHECK"
     else
         DB_CHECK=ok
     fi
@@ -437,40 +402,41 @@ measure() {
     tag=$set-$mode-r$round-$RUN_N
     start_backend "$tag"
     create_event
-    wait_quiet
+    bench_wait_quiet
     wrk_cmd "$mode" "$DURATION" "$conns" "$tag"
 
     # Core counters innermost, so the snapshots' own small cost stays outside them.
     local b0 w0 x0 k0 s0 l0 t0 b1 w1 x1 k1 s1 l1 t1 u0 u1
-    b0=$(proc_ticks "$BACKEND_PID"); w0=$(thread_ticks "$BACKEND_PID" usher-db-writer)
-    x0=$(proc_ticks "$PROXY_PID"); k0=$(kthread_snap)
+    b0=$(bench_proc_ticks "$BACKEND_PID"); w0=$(thread_ticks "$BACKEND_PID" usher-db-writer)
+    x0=$(bench_proc_ticks "$PROXY_PID"); k0=$(kthread_snap)
     u0="$(proc_uticks "$BACKEND_PID") $(proc_uticks "$PROXY_PID") $(cpus_uticks "$CPUS_ALL")"
     s0=$(cpus_ticks "$SERVER_CPUS"); l0=$(cpus_ticks "$LOAD_CPUS")
-    t0=$(date +%s.%N)
-    loadgen "$base.log" "${CMD[@]}"
-    t1=$(date +%s.%N)
+    t0=$(bench_now)
+    bench_loadgen "$base.log" "${CMD[@]}"
+    t1=$(bench_now)
     s1=$(cpus_ticks "$SERVER_CPUS"); l1=$(cpus_ticks "$LOAD_CPUS")
     u1="$(proc_uticks "$BACKEND_PID") $(proc_uticks "$PROXY_PID") $(cpus_uticks "$CPUS_ALL")"
-    b1=$(proc_ticks "$BACKEND_PID"); w1=$(thread_ticks "$BACKEND_PID" usher-db-writer)
-    x1=$(proc_ticks "$PROXY_PID"); k1=$(kthread_snap)
+    b1=$(bench_proc_ticks "$BACKEND_PID"); w1=$(thread_ticks "$BACKEND_PID" usher-db-writer)
+    x1=$(bench_proc_ticks "$PROXY_PID"); k1=$(kthread_snap)
 
-    local secs answered p50 p99 sent created other sock errors rps
-    read -r secs answered p50 p99 sent created other sock < <(parse_wrk "$base.log")
+    local parsed secs answered p50 p99 sent created other sock errors rps
+    parsed=$(parse_booking_wrk "$base.log")
+    read -r secs answered p50 p99 sent created other sock <<<"$parsed"
     errors=$((other + sock))
     rps=$(awk -v c="$created" -v s="$secs" 'BEGIN {printf "%.0f", c / s}')
     check_db "$created" "$sent" "$tag"
 
-    local lg_user lg_sys lg overlap=0
-    read -r lg_user lg_sys < <(sed -n 2p "$base.log.times")
-    lg=$(awk -v a="$(secs "$lg_user")" -v b="$(secs "$lg_sys")" 'BEGIN {print a + b}')
+    local lg_user lg overlap=0
+    read -r lg_user _ < <(sed -n 2p "$base.log.times")
+    lg=$(bench_loadgen_cpu_s "$base.log")
     [[ $SERVER_CPUS == "$LOAD_CPUS" ]] && overlap=1
     awk -v OFS='\t' -v set="$set" -v mode="$mode" -v round="$round" -v conns="$conns" \
         -v rps="$rps" -v p50="$p50" -v p99="$p99" -v errors="$errors" -v answered="$answered" \
         -v created="$created" -v sent="$sent" -v dbb="$DB_BOOKINGS" -v dbc="$DB_CHECK" \
         -v b0="$b0" -v b1="$b1" -v w0="$w0" -v w1="$w1" -v x0="$x0" -v x1="$x1" -v kt="$(kthread_delta "$k0" "$k1")" \
         -v s0="$s0" -v s1="$s1" -v l0="$l0" -v l1="$l1" -v lg="$lg" -v overlap="$overlap" \
-        -v u0="$u0" -v u1="$u1" -v lgu="$(secs "$lg_user")" \
-        -v hz="$CLK_TCK" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
+        -v u0="$u0" -v u1="$u1" -v lgu="$(bench_secs "$lg_user")" \
+        -v hz="$CLK_TCK" -v wall="$(bench_elapsed "$t0" "$t1")" \
         -v dbmb="$(awk -v b="$DB_BYTES" 'BEGIN {printf "%.1f", b / 1048576}')" '
         BEGIN {
             split(s0, as, " "); split(s1, bs, " "); split(l0, al, " "); split(l1, bl, " ")
@@ -501,33 +467,16 @@ measure() {
         }' >>"$RAW"
     tail -1 "$RAW" | awk -F'\t' '{printf "  %-5s %-7s r%s c%-4s %6.0f bookings/s  p50 %7.2f ms  p99 %7.2f ms  err %s  db %s (%s) | cpu%%: backend %s (writer %s) proxy %s wrk %s kthreads %s other %s (noise %s) | busy%%: server %s load %s\n",
         $1, $2, $3, $4, $5, $6, $7, $8, $13, $14, $17, $18, $19, $20, $21, $23, $28, $25, $26}' >&2
-    if ((errors)); then log "WARNING: $errors errors in $base.log (non-201 answers $other, socket errors $sock)"; fi
+    if ((errors)); then bench_log "WARNING: $errors errors in $base.log (non-201 answers $other, socket errors $sock)"; fi
     # wrk builds one request more than it has connections (observed: up to conns + 1 unanswered)
     if ((sent - answered > conns + 1)); then
-        log "WARNING: $((sent - answered)) requests unanswered at the end of $base.log (more than the $conns connections)"
+        bench_log "WARNING: $((sent - answered)) requests unanswered at the end of $base.log (more than the $conns connections)"
     fi
-    if ((created == 0)); then log "WARNING: not one booking answered in $base.log: the server side stalled"; fi
-}
-
-RETRIES=0
-run_round() {  # <set> <mode> <round> <conns>: measure, repeating a disturbed run
-    local attempt other
-    for attempt in $(seq 0 "$NOISE_RETRIES"); do
-        measure "$@"   # waits for a quiet machine itself, once its fresh backend is up
-        other=$(tail -1 "$RAW" | cut -f28)
-        awk -v o="$other" -v m="$NOISE_MAX" 'BEGIN {exit !(o <= m)}' && return 0
-        if ((attempt < NOISE_RETRIES)); then
-            log "run disturbed: ${other}% of a core went to other programs or steal; discarding it and repeating"
-            sed -i '$d' "$RAW"
-            RETRIES=$((RETRIES + 1))
-        else
-            log "WARNING: run still disturbed after $NOISE_RETRIES repeats (other ${other}%); keeping it, flagged in the report"
-        fi
-    done
+    if ((created == 0)); then bench_log "WARNING: not one booking answered in $base.log: the server side stalled"; fi
 }
 
 # ============================================================================ setup
-log "starting usher proxy on 127.0.0.1:$PROXY_PORT (cpus $PROXY_CPUS) and a setup backend on 127.0.0.1:$BACKEND_PORT (cpus $SERVER_CPUS)"
+bench_log "starting usher proxy on 127.0.0.1:$PROXY_PORT (cpus $PROXY_CPUS) and a setup backend on 127.0.0.1:$BACKEND_PORT (cpus $SERVER_CPUS)"
 start_proxy
 start_backend setup
 
@@ -536,46 +485,46 @@ start_backend setup
 for i in $(seq "$PASSES"); do
     p=$({ curl -sSk -D - -o /dev/null "https://127.0.0.1:$PROXY_PORT/" || true; } | tr -d '\r' |
         sed -n 's/^[Ss]et-[Cc]ookie: usher_pass=\([^;]*\);.*/\1/p')
-    [[ -n $p ]] || die "GET / through the proxy set no usher_pass cookie (pass $i)"
+    [[ -n $p ]] || bench_die "GET / through the proxy set no usher_pass cookie (pass $i)"
     echo "$p" >>"$WORK/passes.txt"
 done
 FIRST_PASS=$(head -1 "$WORK/passes.txt")
-[[ $(sort -u "$WORK/passes.txt" | wc -l) -eq $PASSES ]] || die "the $PASSES passes are not all different"
+[[ $(sort -u "$WORK/passes.txt" | wc -l) -eq $PASSES ]] || bench_die "the $PASSES passes are not all different"
 
 # Sanity: the backend refuses requests without a pass; a pass works directly (X-Usher-Pass)
 # and through the proxy (cookie and header); a repeated key gets the same booking back.
 create_event
 got=$(direct POST "/api/events/$EVENT_ID/bookings" -H 'Idempotency-Key: nopass' -H 'Content-Type: application/json' -d '{"quantity":1}')
-[[ $(code_of "$got") == 401 ]] || die "a booking without a pass was not refused with 401: $(printf %q "$got")"
+[[ $(code_of "$got") == 401 ]] || bench_die "a booking without a pass was not refused with 401: $(printf %q "$got")"
 id1=$(book_one direct sanity-1 -H "X-Usher-Pass: $FIRST_PASS")
 id2=$(book_one proxied sanity-2 -H "Cookie: usher_pass=$FIRST_PASS")
 id3=$(book_one proxied sanity-3 -H "X-Usher-Pass: $FIRST_PASS")
 id1b=$(book_one direct sanity-1 -H "X-Usher-Pass: $FIRST_PASS")
 [[ $id1 == "$id1b" && $id1 != "$id2" && $id2 != "$id3" ]] \
-    || die "idempotency keys misbehave: bookings $id1/$id1b (same key), $id2, $id3"
-[[ $(remaining) == $((COUPONS - 3)) ]] || die "after 3 bookings remaining is $(remaining), expected $((COUPONS - 3))"
-s=$(openssl s_client -connect "127.0.0.1:$PROXY_PORT" -brief </dev/null 2>&1 | tr -d '\0' || true)
-TLS_INFO="$(awk -F': ' '/^Protocol version/{print $2}' <<<"$s"), $(awk -F': ' '/^Ciphersuite/{print $2}' <<<"$s")"
-log "sanity checks passed ($PASSES passes; proxy: $TLS_INFO)"
+    || bench_die "idempotency keys misbehave: bookings $id1/$id1b (same key), $id2, $id3"
+[[ $(remaining) == $((COUPONS - 3)) ]] || bench_die "after 3 bookings remaining is $(remaining), expected $((COUPONS - 3))"
+bench_tls_probe "$PROXY_PORT"
+TLS_INFO="$TLS_PROTO, $TLS_CIPHER"
+bench_log "sanity checks passed ($PASSES passes; proxy: $TLS_INFO)"
 
-wait_quiet
+bench_wait_quiet
 for mode in direct proxied; do
-    log "warm-up $mode (${WARMUP}s)"
+    bench_log "warm-up $mode (${WARMUP}s)"
     wrk_cmd "$mode" "$WARMUP" "$CONNS" "warmup-$mode"
-    loadgen "$WORK/runs/warmup-$mode.log" "${CMD[@]}"
+    bench_loadgen "$WORK/runs/warmup-$mode.log" "${CMD[@]}"
 done
 stop_backend
 drop_db "$BACKEND_DB"
 
 # ============================================================================ rounds
-log "measuring: $ROUNDS rounds x ${DURATION}s per mode at -c$CONNS, alternating direct/proxied, a fresh database each"
+bench_log "measuring: $ROUNDS rounds x ${DURATION}s per mode at -c$CONNS, alternating direct/proxied, a fresh database each"
 for round in $(seq 1 "$ROUNDS"); do
     if ((round % 2)); then order="direct proxied"; else order="proxied direct"; fi
-    for mode in $order; do run_round main "$mode" "$round" "$CONNS"; done
+    for mode in $order; do bench_run_round measure main "$mode" "$round" "$CONNS"; done
 done
 if ((HIGH_CONNS > 0)); then
-    log "one run per mode at -c$HIGH_CONNS"
-    for mode in direct proxied; do run_round high "$mode" 1 "$HIGH_CONNS"; done
+    bench_log "one run per mode at -c$HIGH_CONNS"
+    for mode in direct proxied; do bench_run_round measure high "$mode" 1 "$HIGH_CONNS"; done
 fi
 
 # ============================================================================ fsync count (diagnostic)
@@ -587,47 +536,39 @@ if [[ $FSYNC_STATS == auto ]]; then
     command -v perf >/dev/null && perf stat -e syscalls:sys_enter_fsync -- true >/dev/null 2>&1 && FSYNC_STATS=1
 fi
 if [[ $FSYNC_STATS == 1 ]]; then
-    log "diagnostic run: direct at -c$CONNS with fsyncs counted (perf stat)"
+    bench_log "diagnostic run: direct at -c$CONNS with fsyncs counted (perf stat)"
     RUN_N=$((RUN_N + 1))
     start_backend "fsync-$RUN_N"
     create_event
-    wait_quiet
+    bench_wait_quiet
     wrk_cmd direct "$DURATION" "$CONNS" "fsync-$RUN_N"
     perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync -p "$BACKEND_PID" \
         -o "$WORK/runs/fsync.perf" -- sleep $((DURATION + 2)) &
     perf_pid=$!
     MAIN_PIDS+=("$perf_pid")
     sleep 0.5
-    loadgen "$WORK/runs/fsync.log" "${CMD[@]}"
+    bench_loadgen "$WORK/runs/fsync.log" "${CMD[@]}"
     wait "$perf_pid" 2>/dev/null || true
-    forget_pid "$perf_pid"
-    read -r f_secs _ f_p50 f_p99 f_sent f_created _ _ < <(parse_wrk "$WORK/runs/fsync.log")
+    bench_forget_pid "$perf_pid"
+    parsed=$(parse_booking_wrk "$WORK/runs/fsync.log")
+    read -r f_secs _ f_p50 f_p99 f_sent f_created _ _ <<<"$parsed"
     check_db "$f_created" "$f_sent" "fsync-$RUN_N"
     syncs=$(awk -F, '$3 ~ /sys_enter_f(data)?sync/ {s += $1} END {print s + 0}' "$WORK/runs/fsync.perf")
     FSYNC_LINE=$(awk -v c="$f_created" -v t="$f_secs" -v f="$syncs" -v p50="$f_p50" -v p99="$f_p99" -v db="$DB_CHECK" \
         -v span="$((DURATION + 2))" 'BEGIN {
         printf "%.0f bookings/s (p50 %.2f ms, p99 %.2f ms; database check %s) with %d fsync calls in the %d s window: about %.0f fsyncs/s, **%.1f bookings per fsync** (commits and WAL checkpoints both fsync, so bookings per commit is somewhat higher)",
             c / t, p50, p99, db, f, span, f / t, (f > 0 ? c / f : 0) }')
-    log "fsync diagnostic: $FSYNC_LINE"
+    bench_log "fsync diagnostic: $FSYNC_LINE"
 fi
 
 # ============================================================================ report
-col() {  # <set> <mode> <column name> -> median over rounds
-    awk -F'\t' -v s="$1" -v m="$2" -v c="$3" '
-        NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) k = i; next}
-        $1 == s && $2 == m {print $k}' "$RAW" | median
-}
-sum_col() {
-    awk -F'\t' -v s="$1" -v m="$2" -v c="$3" '
-        NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) k = i; next}
-        $1 == s && $2 == m {e += $k} END {print e + 0}' "$RAW"
-}
+# (bench_col / bench_sum_col <set> <mode> <column>: median / sum over the rounds)
 checks() {  # <set> <mode> -> "ok" if every run's database check passed
     awk -F'\t' -v s="$1" -v m="$2" 'NR > 1 && $1 == s && $2 == m {n++; if ($14 != "ok") bad++}
         END {print (bad ? bad " of " n " FAILED" : "ok (" n "/" n ")")}' "$RAW"
 }
-label() { [[ $1 == direct ]] && echo "direct (HTTP)" || echo "through the proxy (TLS)"; }
-verdict() {  # <mode label> <server busy> <load busy>
+declare -A BENCH_LABELS=([direct]="direct (HTTP)" [proxied]="through the proxy (TLS)")
+booking_verdict() {  # <mode label> <server busy> <load busy>: as bench_verdict, in bookings/s of a server side on its cores
     awk -v l="$1" -v pc="$2" -v lc="$3" 'BEGIN {
         if (pc >= 90 && lc >= 90) v = "both sides saturated (server cores " pc "%, load " lc "%)"
         else if (pc >= 90) v = "server-bound (server cores " pc "%, load " lc "%): bookings/s is what the server side manages on its core(s)"
@@ -636,15 +577,8 @@ verdict() {  # <mode label> <server busy> <load busy>
         printf "- %s: %s\n", l, v }'
 }
 
-if ((OWN_BIN)); then
-    commit="binary $USHER_BIN (USHER_BIN${USHER_BIN_NOTE:+: $USHER_BIN_NOTE})"
-else
-    commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    git -C "$ROOT" diff --quiet HEAD -- . ':(exclude)bench' 2>/dev/null \
-        || commit="$commit (+ uncommitted changes: $(git -C "$ROOT" diff --name-only HEAD -- . ':(exclude)bench' | paste -sd, -))"
-    [[ $SKIP_BUILD == 1 ]] && commit="$commit — SKIP_BUILD=1: the binary may predate these sources"
-fi
-cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+commit=$(bench_commit)
+((OWN_BIN)) || [[ $SKIP_BUILD != 1 ]] || commit="$commit — SKIP_BUILD=1: the binary may predate these sources"
 log_problems=$(cat "${BACKEND_LOGS[@]}" "$WORK/proxy.log" | grep -cE ' ERROR |panicked' || true)
 cmdline="DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS HIGH_CONNS=$HIGH_CONNS PASSES=$PASSES"
 [[ $PROXY_PASS_VIA == cookie ]] || cmdline+=" PROXY_PASS_VIA=$PROXY_PASS_VIA"
@@ -655,18 +589,16 @@ cmdline+=" bash bench/booking.sh"
 {
     echo "# usher backend — durable bookings/s, direct and through the proxy"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "- date: $(bench_date)"
     echo "- command: \`$cmdline\`"
-    echo "- machine: $(nproc) cores, ${cpu_model:-unknown CPU}, kernel $(uname -r), $(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
-    echo "- usher: commit $commit, $("$USHER_BIN" --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
-    echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'); proxy TLS: $TLS_INFO"
+    echo "- machine: $(bench_machine), $(bench_memory)"
+    echo "- usher: $commit, $(bench_usher_version)"
+    echo "- wrk: $(bench_wrk_version); proxy TLS: $TLS_INFO"
     echo "- database: SQLite ($DURABILITY), group-commit writer; a fresh database per run in $DB_PARENT on ${DB_MOUNT:-$DB_FS}; 4 KiB O_DSYNC write ${FSYNC_PROBE_MS} ms (dd)"
     echo "- layout: backend (tokio workers: one per allowed cpu, + the writer thread) on cpu $SERVER_CPUS; proxy (1 worker) on cpu $PROXY_CPUS; wrk on cpu $LOAD_CPUS"
     echo "- load: \`wrk -t1 --timeout 10s --latency -s bench/booking.lua\`, keep-alive; each request \`POST /api/events/ID/bookings\` {\"quantity\":1}, its own Idempotency-Key, one of $PASSES passes (direct: X-Usher-Pass; proxied: $([[ $PROXY_PASS_VIA == cookie ]] && echo 'usher_pass cookie' || echo 'X-Usher-Pass'))"
     echo "- $ROUNDS rounds x ${DURATION}s per mode (after ${WARMUP}s warm-up), alternating; **medians** shown"
-    awk -F'\t' -v m="$NOISE_MAX" -v r="$RETRIES" 'NR > 1 {n++; if ($28 > m) d++}
-        END {printf "- noise: %d disturbed run(s) repeated; %d of %d kept runs disturbed (user time of other programs + steal > %s%% of a core)%s\n",
-             r, d, n, m, d ? " — **treat these results with suspicion**" : ""}' "$RAW"
+    bench_noise_line "user time of other programs + steal"
     echo "- server logs: $log_problems ERROR/panic line(s)"
     echo
     echo "bookings/s = 201 answers / wrk's run time. Latency: wrk --latency. errors = non-201 answers + socket"
@@ -680,17 +612,17 @@ cmdline+=" bash bench/booking.sh"
         [[ $set == high ]] && ((HIGH_CONNS == 0)) && continue
         for mode in direct proxied; do
             conns=$([[ $set == main ]] && echo "$CONNS" || echo "$HIGH_CONNS")
-            printf '| %s%s | %s | %.0f | %.2f | %.2f | %s | %s | %.1f | %s |\n' "$(label $mode)" \
+            printf '| %s%s | %s | %.0f | %.2f | %.2f | %s | %s | %.1f | %s |\n' "$(bench_label $mode)" \
                 "$([[ $set == high ]] && echo ' (1 run)')" "$conns" \
-                "$(col $set $mode rps)" "$(col $set $mode p50_ms)" "$(col $set $mode p99_ms)" \
-                "$(sum_col $set $mode errors)" "$(checks $set $mode)" \
-                "$(col $set $mode backend_us_per_booking)" \
-                "$([[ $mode == proxied ]] && printf '%.1f' "$(col $set $mode proxy_us_per_booking)" || echo –)"
+                "$(bench_col $set $mode rps)" "$(bench_col $set $mode p50_ms)" "$(bench_col $set $mode p99_ms)" \
+                "$(bench_sum_col $set $mode errors)" "$(checks $set $mode)" \
+                "$(bench_col $set $mode backend_us_per_booking)" \
+                "$([[ $mode == proxied ]] && printf '%.1f' "$(bench_col $set $mode proxy_us_per_booking)" || echo –)"
         done
     done
     echo
     for mode in direct proxied; do
-        awk -v l="$(label $mode)" -v r="$(col main $mode rps)" -v p="$(col main $mode p99_ms)" -v c="$CONNS" 'BEGIN {
+        awk -v l="$(bench_label $mode)" -v r="$(bench_col main $mode rps)" -v p="$(bench_col main $mode p99_ms)" -v c="$CONNS" 'BEGIN {
             ok = (r >= 10000 && p < 100)
             printf "- target (>= 10,000 bookings/s with p99 < 100 ms), %s at -c%s: %s (%.0f bookings/s, p99 %.2f ms)\n",
                 l, c, (ok ? "**met**" : "**NOT met**"), r, p }'
@@ -708,15 +640,15 @@ cmdline+=" bash bench/booking.sh"
         [[ $set == high ]] && ((HIGH_CONNS == 0)) && continue
         for mode in direct proxied; do
             conns=$([[ $set == main ]] && echo "$CONNS" || echo "$HIGH_CONNS")
-            printf '| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f MB |\n' "$(label $mode)" "$conns" \
-                "$(col $set $mode backend_cpu_pct)" "$(col $set $mode writer_cpu_pct)" "$(col $set $mode proxy_cpu_pct)" \
-                "$(col $set $mode wrk_cpu_pct)" "$(col $set $mode kthread_pct)" "$(col $set $mode other_pct)" "$(col $set $mode noise_pct)" \
-                "$(col $set $mode server_busy_pct)" "$(col $set $mode load_busy_pct)" "$(col $set $mode db_mb)"
+            printf '| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f MB |\n' "$(bench_label $mode)" "$conns" \
+                "$(bench_col $set $mode backend_cpu_pct)" "$(bench_col $set $mode writer_cpu_pct)" "$(bench_col $set $mode proxy_cpu_pct)" \
+                "$(bench_col $set $mode wrk_cpu_pct)" "$(bench_col $set $mode kthread_pct)" "$(bench_col $set $mode other_pct)" "$(bench_col $set $mode noise_pct)" \
+                "$(bench_col $set $mode server_busy_pct)" "$(bench_col $set $mode load_busy_pct)" "$(bench_col $set $mode db_mb)"
         done
     done
     echo
     for mode in direct proxied; do
-        verdict "$(label $mode) at -c$CONNS" "$(col main $mode server_busy_pct)" "$(col main $mode load_busy_pct)"
+        booking_verdict "$(bench_label $mode) at -c$CONNS" "$(bench_col main $mode server_busy_pct)" "$(bench_col main $mode load_busy_pct)"
     done
     echo
     echo "Per-run rows: bench/out/booking/raw.tsv; wrk output: bench/out/booking/runs/."
@@ -724,4 +656,4 @@ cmdline+=" bash bench/booking.sh"
 
 echo
 cat "$RESULTS"
-log "results written to bench/out/booking-results.md"
+bench_log "results written to bench/out/booking-results.md"

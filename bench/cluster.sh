@@ -58,25 +58,26 @@ if [[ -n ${USHER_BIN:-} ]]; then OWN_BIN=1; else USHER_BIN=$ROOT/target/release/
 CLK_TCK=$(getconf CLK_TCK)
 CONFIGS=(mem redis1 redis2)
 
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$ROOT/bench/lib.sh"
 LOGS=$WORK
 
 # ---------------------------------------------------------------------------- prerequisites
-[[ $(nproc) -ge 2 ]] || die "needs at least 2 CPU cores (server side on core 0, wrk on core 1)"
-((PRE_JOIN >= 10 && TICKETS >= 1 && TICKETS <= PRE_JOIN)) || die "need PRE_JOIN >= 10 and 1 <= TICKETS <= PRE_JOIN"
-need_tools wrk:wrk openssl:openssl curl:curl redis-server:redis-server redis-cli:redis-tools
-ports_free $MEM_PORT $MEM_ADMIN $NODE1_PORT $NODE1_ADMIN $NODE2_PORT $NODE2_ADMIN "$REDIS_PORT"
+[[ $(nproc) -ge 2 ]] || bench_die "needs at least 2 CPU cores (server side on core 0, wrk on core 1)"
+((PRE_JOIN >= 10 && TICKETS >= 1 && TICKETS <= PRE_JOIN)) || bench_die "need PRE_JOIN >= 10 and 1 <= TICKETS <= PRE_JOIN"
+bench_need_tools wrk:wrk openssl:openssl curl:curl redis-server:redis-server redis-cli:redis-tools
+bench_ports_free $MEM_PORT $MEM_ADMIN $NODE1_PORT $NODE1_ADMIN $NODE2_PORT $NODE2_ADMIN "$REDIS_PORT"
 
 rm -rf "$WORK" "$RESULTS"
 mkdir -p "$WORK"/{runs,redis,keys}
-build_usher
-make_cert
+bench_build_usher
+bench_make_cert
 
 # ---------------------------------------------------------------------------- shared secrets
 # Every node (the memory one too, so the three differ only in [store]) signs passes with
 # one key and tickets with one secret: a ticket from any Redis node is good on the other.
 "$USHER_BIN" keygen --out "$WORK/keys" --name pass-bench >"$WORK/keygen.log" 2>&1 \
-    || { cat "$WORK/keygen.log" >&2; die "usher keygen failed"; }
+    || { cat "$WORK/keygen.log" >&2; bench_die "usher keygen failed"; }
 head -c 32 /dev/urandom >"$WORK/keys/ticket.key"
 chmod 600 "$WORK/keys/ticket.key"
 STATE_LINES="ticket_secret = \"$WORK/keys/ticket.key\""
@@ -89,14 +90,14 @@ url = \"redis://127.0.0.1:$REDIS_PORT/0\""
 # A private redis-server in bench/out/cluster/redis: loopback only, no persistence at all
 # (AOF off, no RDB snapshots) — this measures the request path, not disk writes.
 redis_cli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
-log "starting redis-server on 127.0.0.1:$REDIS_PORT (core $REDIS_CORE, AOF off, no snapshots)"
+bench_log "starting redis-server on 127.0.0.1:$REDIS_PORT (core $REDIS_CORE, AOF off, no snapshots)"
 taskset -c "$REDIS_CORE" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$WORK/redis" \
     --appendonly no --save '' --protected-mode yes --daemonize no \
     --logfile "$WORK/redis/redis.log" >"$WORK/redis/stdout.log" 2>&1 &
 REDIS_PID=$!
 MAIN_PIDS+=("$REDIS_PID")
-wait_for "redis-server" redis_cli ping
-[[ $(redis_cli ping) == PONG ]] || die "redis-server does not answer PING (log: $WORK/redis/redis.log)"
+bench_wait_for "redis-server" redis_cli ping
+[[ $(redis_cli ping) == PONG ]] || bench_die "redis-server does not answer PING (log: $WORK/redis/redis.log)"
 
 # redis_snapshot <file>: "command calls usec failed_calls" per command that ran so far, and
 # "_total <total_commands_processed>" (which counts commands run inside scripts too).
@@ -117,13 +118,13 @@ redis_delta() {
 }
 
 # ---------------------------------------------------------------------------- nodes
-log "starting usher: memory node :$MEM_PORT, Redis nodes :$NODE1_PORT and :$NODE2_PORT (core $SERVER_CORE)"
-start_usher memory "$MEM_PORT" "$MEM_ADMIN" "$STATE_LINES" "$PASSES"
+bench_log "starting usher: memory node :$MEM_PORT, Redis nodes :$NODE1_PORT and :$NODE2_PORT (core $SERVER_CORE)"
+bench_start_usher memory "$MEM_PORT" "$MEM_ADMIN" "$STATE_LINES" "$PASSES"
 MEM_PID=$USHER_PID
-start_usher node1 "$NODE1_PORT" "$NODE1_ADMIN" "$STATE_LINES" "$PASSES
+bench_start_usher node1 "$NODE1_PORT" "$NODE1_ADMIN" "$STATE_LINES" "$PASSES
 $STORE"
 NODE1_PID=$USHER_PID
-start_usher node2 "$NODE2_PORT" "$NODE2_ADMIN" "$STATE_LINES" "$PASSES
+bench_start_usher node2 "$NODE2_PORT" "$NODE2_ADMIN" "$STATE_LINES" "$PASSES
 $STORE"
 NODE2_PID=$USHER_PID
 ALL_USHERS=("$MEM_PID" "$NODE1_PID" "$NODE2_PID")
@@ -136,9 +137,9 @@ join_many() {
     local port=$1 count=$2 out=$3 raw=$WORK/joins-$1.out got
     seq "$count" | sed "s|.*|url = \"https://127.0.0.1:$port/_usher/join?room=$ROOM\"|" >"$WORK/joins-$port.curl"
     taskset -c "$LOAD_CORE" curl -sS --cacert "$WORK/cert.pem" -X POST -w '\n' \
-        -K "$WORK/joins-$port.curl" >"$raw" || die "curl joins on :$port failed"
+        -K "$WORK/joins-$port.curl" >"$raw" || bench_die "curl joins on :$port failed"
     got=$(grep -c '"state":"paused".*"ticket":"' "$raw" || true)
-    ((got == count)) || die "$got of $count joins on :$port were paused places with a ticket (answers: $raw)"
+    ((got == count)) || bench_die "$got of $count joins on :$port were paused places with a ticket (answers: $raw)"
     sed -n 's/.*"ticket":"\([^"]*\)".*/\1/p' "$raw" >>"$out"
 }
 # spread <all tickets> <n>: n tickets evenly spaced through the line
@@ -149,21 +150,21 @@ spread() {
 # standing <port> <ticket>: "ahead behind" through that node (dies unless 200 + paused)
 standing() {
     local b
-    b=$(USHER_PORT=$1 status_of "$2")
-    echo "$(json_num ahead "$b") $(json_num behind "$b")"
+    b=$(USHER_PORT=$1 bench_status_of "$2")
+    echo "$(bench_json_num ahead "$b") $(bench_json_num behind "$b")"
 }
 
-log "joining $PRE_JOIN visitors on the memory node, and $PRE_JOIN on Redis (half through each node)"
+bench_log "joining $PRE_JOIN visitors on the memory node, and $PRE_JOIN on Redis (half through each node)"
 join_many "$MEM_PORT" "$PRE_JOIN" "$WORK/all-mem.tickets"
 join_many "$NODE1_PORT" $((PRE_JOIN / 2)) "$WORK/all-redis.tickets"
 join_many "$NODE2_PORT" $((PRE_JOIN - PRE_JOIN / 2)) "$WORK/all-redis.tickets"
 for a in $MEM_ADMIN $NODE1_ADMIN $NODE2_ADMIN; do
-    w=$(waiting_settled "$a")
-    [[ $w == "$PRE_JOIN" ]] || die "node with admin :$a reports $w waiting, expected $PRE_JOIN"
+    w=$(bench_waiting_settled "$a")
+    [[ $w == "$PRE_JOIN" ]] || bench_die "node with admin :$a reports $w waiting, expected $PRE_JOIN"
 done
 spread "$WORK/all-mem.tickets" "$TICKETS" >"$WORK/mem.tickets"
 spread "$WORK/all-redis.tickets" "$TICKETS" >"$WORK/redis.tickets"
-[[ $(wc -l <"$WORK/redis.tickets") == "$TICKETS" ]] || die "could not pick $TICKETS tickets"
+[[ $(wc -l <"$WORK/redis.tickets") == "$TICKETS" ]] || bench_die "could not pick $TICKETS tickets"
 
 # Sample visitors: the first, middle and last polled ones. One line across Redis nodes:
 # each node must give a Redis ticket the same standing, whichever node it joined through.
@@ -174,11 +175,11 @@ for i in "${SAMPLES[@]}"; do
     BEFORE[mem$i]=$(standing "$MEM_PORT" "$mt")
     BEFORE[redis$i]=$(standing "$NODE1_PORT" "$rt")
     s2=$(standing "$NODE2_PORT" "$rt")
-    [[ ${BEFORE[redis$i]} == "$s2" ]] || die "ticket $i: node 1 says ${BEFORE[redis$i]}, node 2 says $s2"
+    [[ ${BEFORE[redis$i]} == "$s2" ]] || bench_die "ticket $i: node 1 says ${BEFORE[redis$i]}, node 2 says $s2"
     read -r ahead behind <<<"${BEFORE[redis$i]}"
-    ((ahead + behind + 1 == PRE_JOIN)) || die "ticket $i: ahead $ahead + behind $behind + 1 != $PRE_JOIN"
+    ((ahead + behind + 1 == PRE_JOIN)) || bench_die "ticket $i: ahead $ahead + behind $behind + 1 != $PRE_JOIN"
 done
-log "line: $PRE_JOIN waiting in each store; $TICKETS tickets polled; sample standings (ahead behind):" \
+bench_log "line: $PRE_JOIN waiting in each store; $TICKETS tickets polled; sample standings (ahead behind):" \
     "memory ${BEFORE[mem1]} / ${BEFORE[mem${SAMPLES[1]}]} / ${BEFORE[mem$TICKETS]}," \
     "Redis (same on both nodes) ${BEFORE[redis1]} / ${BEFORE[redis${SAMPLES[1]}]} / ${BEFORE[redis$TICKETS]}"
 REDIS_MEM_USED=$(redis_cli info memory | tr -d '\r' | awk -F: '$1 == "used_memory_human" {print $2}')
@@ -214,11 +215,11 @@ status_cmd() {  # <config> <seconds>: one wrk, THREADS threads spread over the c
          wrk -t"$THREADS" -c"$CONNS" -d"$2"s --latency -s "$ROOT/bench/status.lua"
          "https://127.0.0.1:${ports%%,*}/_usher/status?room=$ROOM")
 }
-ticks_sum() { local p t=0; for p in "$@"; do t=$((t + $(proc_ticks "$p"))); done; echo "$t"; }
+ticks_sum() { local p t=0; for p in "$@"; do t=$((t + $(bench_proc_ticks "$p"))); done; echo "$t"; }
 CORES=$(printf '%s\n' "$SERVER_CORE" "$REDIS_CORE" "$LOAD_CORE" | sort -un | paste -sd' ' -)
 cores_busy() {  # "busy total" jiffies summed over CORES
     local c
-    for c in $CORES; do core_ticks "$c"; done | awk '{b += $1; t += $2} END {print b, t}'
+    for c in $CORES; do bench_core_ticks "$c"; done | awk '{b += $1; t += $2} END {print b, t}'
 }
 
 # measure <config> <round>: one measured run; appends a row to RAW and its Redis command
@@ -229,22 +230,23 @@ measure() {
     status_cmd "$config" "$DURATION"
     local s0 s1 a0 a1 r0 r1 cs0 cs1 cl0 cl1 cc0 cc1 t0 t1
     # shellcheck disable=SC2086 # serving is a list of pids
-    s0=$(ticks_sum $serving); a0=$(ticks_sum "${ALL_USHERS[@]}"); r0=$(proc_ticks "$REDIS_PID")
-    cs0=$(core_ticks "$SERVER_CORE"); cl0=$(core_ticks "$LOAD_CORE"); cc0=$(cores_busy)
+    s0=$(ticks_sum $serving); a0=$(ticks_sum "${ALL_USHERS[@]}"); r0=$(bench_proc_ticks "$REDIS_PID")
+    cs0=$(bench_core_ticks "$SERVER_CORE"); cl0=$(bench_core_ticks "$LOAD_CORE"); cc0=$(cores_busy)
     redis_snapshot "$base.redis0"
-    t0=$(now)
-    loadgen "$base.log" "${CMD[@]}"
-    t1=$(now)
+    t0=$(bench_now)
+    bench_loadgen "$base.log" "${CMD[@]}"
+    t1=$(bench_now)
     redis_snapshot "$base.redis1"
     # shellcheck disable=SC2086
-    s1=$(ticks_sum $serving); a1=$(ticks_sum "${ALL_USHERS[@]}"); r1=$(proc_ticks "$REDIS_PID")
-    cs1=$(core_ticks "$SERVER_CORE"); cl1=$(core_ticks "$LOAD_CORE"); cc1=$(cores_busy)
+    s1=$(ticks_sum $serving); a1=$(ticks_sum "${ALL_USHERS[@]}"); r1=$(bench_proc_ticks "$REDIS_PID")
+    cs1=$(bench_core_ticks "$SERVER_CORE"); cl1=$(bench_core_ticks "$LOAD_CORE"); cc1=$(cores_busy)
 
-    local rps reqs p50 p99 non2xx sock bad share
-    read -r rps reqs p50 p99 non2xx sock bad < <(parse_wrk "$base.log")
+    local parsed rps reqs p50 p99 non2xx sock bad share
+    parsed=$(bench_parse_wrk "$base.log")
+    read -r rps reqs p50 p99 non2xx sock bad <<<"$parsed"
     share=$(awk -v p="$NODE1_PORT" '/^status.lua: thread/ {t += $NF; if ($5 == p) a += $NF}
         END {printf "%.3f", t ? a / t : 0}' "$base.log")
-    # A repeated (disturbed) run replaces the counts of the one run_round discarded.
+    # A repeated (disturbed) run replaces the counts of the one bench_run_round discarded.
     awk -F'\t' -v c="$config" -v r="$round" '!($1 == c && $2 == r)' "$REDIS_RAW" >"$REDIS_RAW.tmp"
     redis_delta "$base.redis0" "$base.redis1" | awk -v c="$config" -v r="$round" -v OFS='\t' \
         '{print c, r, $1, $2, $3, $4}' >>"$REDIS_RAW.tmp"
@@ -253,7 +255,7 @@ measure() {
     awk -v OFS='\t' -v config="$config" -v round="$round" -v rps="$rps" -v p50="$p50" \
         -v p99="$p99" -v reqs="$reqs" -v errors=$((non2xx + sock + bad)) -v share="$share" \
         -v s="$((s1 - s0))" -v a="$((a1 - a0))" -v r="$((r1 - r0))" -v hz="$CLK_TCK" \
-        -v lg="$(loadgen_cpu_s "$base.log")" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
+        -v lg="$(bench_loadgen_cpu_s "$base.log")" -v wall="$(bench_elapsed "$t0" "$t1")" \
         -v cs="$cs0 $cs1" -v cl="$cl0 $cl1" -v cc="$cc0 $cc1" '
         function pct(x) { return sprintf("%.1f", 100 * x / wall) }
         BEGIN {
@@ -270,7 +272,7 @@ measure() {
         }' >>"$RAW"
     tail -1 "$RAW" | awk -F'\t' '{printf "  %-6s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  err %s  node1 %s | us/req: usher %s redis %s | cpu%%: usher %s redis %s wrk %s idle-nodes %s other %s | core busy%%: server %s load %s\n",
         $2, $3, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18}' >&2
-    ((non2xx + sock + bad == 0)) || log "WARNING: errors in $base.log (non-2xx $non2xx, socket $sock)"
+    ((non2xx + sock + bad == 0)) || bench_log "WARNING: errors in $base.log (non-2xx $non2xx, socket $sock)"
 }
 
 # idle_window <name>: Redis commands while nobody polls (the nodes' own ticks) -> IDLE_RAW
@@ -278,51 +280,45 @@ IDLE_RAW=$WORK/redis-idle.tsv   # window seconds command calls
 printf 'window\tseconds\tcommand\tcalls\n' >"$IDLE_RAW"
 idle_window() {
     local t0 t1
-    redis_snapshot "$WORK/idle-$1.0"; t0=$(now)
+    redis_snapshot "$WORK/idle-$1.0"; t0=$(bench_now)
     sleep "$IDLE_SECS"
-    redis_snapshot "$WORK/idle-$1.1"; t1=$(now)
+    redis_snapshot "$WORK/idle-$1.1"; t1=$(bench_now)
     redis_delta "$WORK/idle-$1.0" "$WORK/idle-$1.1" | awk -v w="$1" -v OFS='\t' \
         -v s="$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')" '{print w, s, $1, $2}' >>"$IDLE_RAW"
 }
 
-label() {
-    case $1 in
-        mem) echo "(a) 1 node, memory store" ;;
-        redis1) echo "(b) 1 node, Redis" ;;
-        redis2) echo "(c) 2 nodes, same Redis" ;;
-    esac
-}
+declare -A BENCH_LABELS=([mem]="(a) 1 node, memory store" [redis1]="(b) 1 node, Redis" [redis2]="(c) 2 nodes, same Redis")
 
-log "warm-up: ${WARMUP}s per configuration"
-wait_quiet
+bench_log "warm-up: ${WARMUP}s per configuration"
+bench_wait_quiet
 for c in "${CONFIGS[@]}"; do
     status_cmd "$c" "$WARMUP"
-    loadgen "$WORK/runs/$c-warmup.log" "${CMD[@]}"
+    bench_loadgen "$WORK/runs/$c-warmup.log" "${CMD[@]}"
 done
-log "Redis background (nodes ticking, nobody polling): ${IDLE_SECS}s"
+bench_log "Redis background (nodes ticking, nobody polling): ${IDLE_SECS}s"
 idle_window before
-log "measuring: ${ROUNDS} rounds x ${DURATION}s per configuration, rotating the order"
+bench_log "measuring: ${ROUNDS} rounds x ${DURATION}s per configuration, rotating the order"
 for round in $(seq 1 "$ROUNDS"); do
     # Rotate who goes first so slow drift (thermal, neighbours) hits all equally.
     for i in 0 1 2; do
-        run_round "${CONFIGS[$(((round - 1 + i) % 3))]}" "$round"
+        bench_run_round measure "${CONFIGS[$(((round - 1 + i) % 3))]}" "$round"
     done
 done
-log "Redis background again: ${IDLE_SECS}s"
+bench_log "Redis background again: ${IDLE_SECS}s"
 idle_window after
 
 # Polling changes nobody's place: same standings, same line.
 for i in "${SAMPLES[@]}"; do
     [[ $(standing "$MEM_PORT" "$(sed -n "${i}p" "$WORK/mem.tickets")") == "${BEFORE[mem$i]}" ]] \
-        || log "WARNING: memory ticket $i changed standing during the runs"
+        || bench_log "WARNING: memory ticket $i changed standing during the runs"
     for p in $NODE1_PORT $NODE2_PORT; do
         [[ $(standing "$p" "$(sed -n "${i}p" "$WORK/redis.tickets")") == "${BEFORE[redis$i]}" ]] \
-            || log "WARNING: Redis ticket $i changed standing (via :$p) during the runs"
+            || bench_log "WARNING: Redis ticket $i changed standing (via :$p) during the runs"
     done
 done
 for a in $MEM_ADMIN $NODE1_ADMIN $NODE2_ADMIN; do
-    w=$(waiting_settled "$a")
-    [[ $w == "$PRE_JOIN" ]] || log "WARNING: node with admin :$a reports $w waiting after the runs (was $PRE_JOIN)"
+    w=$(bench_waiting_settled "$a")
+    [[ $w == "$PRE_JOIN" ]] || bench_log "WARNING: node with admin :$a reports $w waiting after the runs (was $PRE_JOIN)"
 done
 
 # ---------------------------------------------------------------------------- report
@@ -357,12 +353,12 @@ cmdline="DURATION=$DURATION ROUNDS=$ROUNDS bash bench/cluster.sh"
     echo
     echo "Command: \`$cmdline\` (WARMUP=$WARMUP PRE_JOIN=$PRE_JOIN TICKETS=$TICKETS CONNS=$CONNS THREADS=$THREADS)"
     echo
-    about_run
+    bench_about_run
     echo "- redis: $(redis-server --version | awk '{print $3}' | sed 's/^v=//'), private instance on loopback, **AOF off, no RDB snapshots**; used_memory with the line: $REDIS_MEM_USED"
-    echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'); HTTP/1.1 keep-alive over TLS 1.3 (usher \`tls.min_version = \"1.3\"\`)"
+    echo "- wrk: $(bench_wrk_version); HTTP/1.1 keep-alive over TLS 1.3 (usher \`tls.min_version = \"1.3\"\`)"
     echo "- layout ($(nproc) cores): usher nodes on core $SERVER_CORE (\`workers = 1\` each, log level warn), redis-server on core $REDIS_CORE, wrk on core $LOAD_CORE"
     echo "- room: one room on \"/\", mode \`paused\` (everybody waits, nobody is called), abandon_after 1h; all three nodes run throughout (an idle node only ticks)"
-    noise_line
+    bench_noise_line other
     echo "- usher logs: $log_problems ERROR / panic / \"redis unavailable\" line(s)"
     echo
     echo "## \`GET /_usher/status\` for ticket holders"
@@ -377,25 +373,25 @@ cmdline="DURATION=$DURATION ROUNDS=$ROUNDS bash bench/cluster.sh"
     echo "| configuration | req/s | p50 ms | p99 ms | usher CPU µs/req | redis CPU µs/req | EVALSHA/req | Redis commands/req | errors |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for c in "${CONFIGS[@]}"; do
-        printf '| %s | %.0f | %.3f | %.3f | %.1f | %.1f | %s | %s | %s |\n' "$(label "$c")" \
-            "$(col status "$c" rps)" "$(col status "$c" p50_ms)" "$(col status "$c" p99_ms)" \
-            "$(col status "$c" usher_us_per_req)" "$(col status "$c" redis_us_per_req)" \
-            "$(per_req "$c" evalsha)" "$(per_req "$c" _total)" "$(sum_col status "$c" errors)"
+        printf '| %s | %.0f | %.3f | %.3f | %.1f | %.1f | %s | %s | %s |\n' "$(bench_label "$c")" \
+            "$(bench_col status "$c" rps)" "$(bench_col status "$c" p50_ms)" "$(bench_col status "$c" p99_ms)" \
+            "$(bench_col status "$c" usher_us_per_req)" "$(bench_col status "$c" redis_us_per_req)" \
+            "$(per_req "$c" evalsha)" "$(per_req "$c" _total)" "$(bench_sum_col status "$c" errors)"
     done
     echo
-    echo "- (c): node 1 got $(awk -v s="$(col status redis2 node1_share)" 'BEGIN {printf "%.0f", 100 * s}')% of the requests (wrk's per-thread counts), node 2 the rest"
-    echo "- **(b)/(a) = $(ratio "$(col status redis1 rps)" "$(col status mem rps)")** req/s (Redis store vs memory store, one node);" \
-         "p99 ratio $(ratio "$(col status redis1 p99_ms)" "$(col status mem p99_ms)");" \
-         "usher CPU/req ratio $(ratio "$(col status redis1 usher_us_per_req)" "$(col status mem usher_us_per_req)")"
-    echo "- **(c)/(b) = $(ratio "$(col status redis2 rps)" "$(col status redis1 rps)")** req/s (two nodes vs one, same Redis, same cores);" \
-         "p99 ratio $(ratio "$(col status redis2 p99_ms)" "$(col status redis1 p99_ms)");" \
+    echo "- (c): node 1 got $(awk -v s="$(bench_col status redis2 node1_share)" 'BEGIN {printf "%.0f", 100 * s}')% of the requests (wrk's per-thread counts), node 2 the rest"
+    echo "- **(b)/(a) = $(ratio "$(bench_col status redis1 rps)" "$(bench_col status mem rps)")** req/s (Redis store vs memory store, one node);" \
+         "p99 ratio $(ratio "$(bench_col status redis1 p99_ms)" "$(bench_col status mem p99_ms)");" \
+         "usher CPU/req ratio $(ratio "$(bench_col status redis1 usher_us_per_req)" "$(bench_col status mem usher_us_per_req)")"
+    echo "- **(c)/(b) = $(ratio "$(bench_col status redis2 rps)" "$(bench_col status redis1 rps)")** req/s (two nodes vs one, same Redis, same cores);" \
+         "p99 ratio $(ratio "$(bench_col status redis2 p99_ms)" "$(bench_col status redis1 p99_ms)");" \
          "Redis commands/req ratio $(ratio "$(per_req redis2 _total)" "$(per_req redis1 _total)")"
     for c in "${CONFIGS[@]}"; do
-        awk -v l="$(label "$c")" -v u="$(col status "$c" usher_us_per_req)" -v r="$(col status "$c" redis_us_per_req)" \
+        awk -v l="$(bench_label "$c")" -v u="$(bench_col status "$c" usher_us_per_req)" -v r="$(bench_col status "$c" redis_us_per_req)" \
             'BEGIN {printf "%s%s %.1f µs", (l ~ /^\(a\)/ ? "- server-side CPU per request (usher + redis-server): " : "; "), l, u + r}'
     done
     echo
-    awk -v u="$(col status redis1 usher_us_per_req)" -v r="$(col status redis1 redis_us_per_req)" 'BEGIN {
+    awk -v u="$(bench_col status redis1 usher_us_per_req)" -v r="$(bench_col status redis1 redis_us_per_req)" 'BEGIN {
         printf "- projection from (b)'\''s CPU costs, not measured here: one core of redis-server would answer about %.0f polls/s\n", 1e6 / r
         printf "  (1,000,000 / %.1f µs) for any number of nodes; one node with Redis elsewhere about %.0f polls/s per core (1,000,000 / %.1f µs)\n", r, 1e6 / u, u }'
     echo
@@ -404,15 +400,15 @@ cmdline="DURATION=$DURATION ROUNDS=$ROUNDS bash bench/cluster.sh"
     echo "| configuration | usher % | redis % | wrk % | idle nodes % | other % | core $SERVER_CORE busy % | core $LOAD_CORE busy % |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for c in "${CONFIGS[@]}"; do
-        printf '| %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.0f | %.0f |\n' "$(label "$c")" \
-            "$(col status "$c" usher_cpu_pct)" "$(col status "$c" redis_cpu_pct)" \
-            "$(col status "$c" loadgen_cpu_pct)" "$(col status "$c" idle_nodes_cpu_pct)" \
-            "$(col status "$c" other_pct)" "$(col status "$c" server_core_busy_pct)" \
-            "$(col status "$c" load_core_busy_pct)"
+        printf '| %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.0f | %.0f |\n' "$(bench_label "$c")" \
+            "$(bench_col status "$c" usher_cpu_pct)" "$(bench_col status "$c" redis_cpu_pct)" \
+            "$(bench_col status "$c" loadgen_cpu_pct)" "$(bench_col status "$c" idle_nodes_cpu_pct)" \
+            "$(bench_col status "$c" other_pct)" "$(bench_col status "$c" server_core_busy_pct)" \
+            "$(bench_col status "$c" load_core_busy_pct)"
     done
     echo
     for c in "${CONFIGS[@]}"; do
-        verdict "$(label "$c")" "$(col status "$c" server_core_busy_pct)" "$(col status "$c" load_core_busy_pct)"
+        bench_verdict "$(bench_label "$c")" "$(bench_col status "$c" server_core_busy_pct)" "$(bench_col status "$c" load_core_busy_pct)"
     done
     echo
     echo "## Redis operations per request"
@@ -446,4 +442,4 @@ cmdline="DURATION=$DURATION ROUNDS=$ROUNDS bash bench/cluster.sh"
 
 echo
 cat "$RESULTS"
-log "results written to bench/out/cluster-results.md"
+bench_log "results written to bench/out/cluster-results.md"

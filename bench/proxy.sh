@@ -51,52 +51,39 @@ OUT=$ROOT/bench/out
 USHER_BIN=$ROOT/target/release/usher
 CLK_TCK=$(getconf CLK_TCK)
 
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$ROOT/bench/lib.sh"
 LOGS=$OUT
 
 # ---------------------------------------------------------------------------- prerequisites
-[[ $(nproc) -ge 2 ]] || die "needs at least 2 CPU cores (proxy on core 0, load on core 1)"
+[[ $(nproc) -ge 2 ]] || bench_die "needs at least 2 CPU cores (proxy on core 0, load on core 1)"
 
 read -ra PROXY_LIST <<<"$PROXIES"
-((${#PROXY_LIST[@]})) || die "PROXIES is empty (want any of: usher nginx haproxy)"
+((${#PROXY_LIST[@]})) || bench_die "PROXIES is empty (want any of: usher nginx haproxy)"
 seen=" "
 for proxy in "${PROXY_LIST[@]}"; do
-    case $proxy in usher|nginx|haproxy) ;; *) die "unknown proxy '$proxy' in PROXIES (want any of: usher nginx haproxy)";; esac
-    [[ $seen != *" $proxy "* ]] || die "'$proxy' is twice in PROXIES"
+    case $proxy in usher|nginx|haproxy) ;; *) bench_die "unknown proxy '$proxy' in PROXIES (want any of: usher nginx haproxy)";; esac
+    [[ $seen != *" $proxy "* ]] || bench_die "'$proxy' is twice in PROXIES"
     seen+="$proxy "
 done
 selected() { [[ " ${PROXY_LIST[*]} " == *" $1 "* ]]; }
 
-need=()
-command -v nginx   >/dev/null || need+=(nginx)   # the upstream is nginx whatever PROXIES says
-selected haproxy && { command -v haproxy >/dev/null || need+=(haproxy); }
-command -v wrk     >/dev/null || need+=(wrk)
-command -v h2load  >/dev/null || need+=(nghttp2-client)
-command -v openssl >/dev/null || need+=(openssl)
-command -v curl    >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-    log "installing: ${need[*]}"
-    SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${need[@]}"
-fi
-for t in taskset ss awk sort; do command -v "$t" >/dev/null || die "missing tool: $t"; done
+tools=(nginx:nginx)   # the upstream is nginx whatever PROXIES says
+selected haproxy && tools+=(haproxy:haproxy)
+bench_need_tools "${tools[@]}" wrk:wrk h2load:nghttp2-client openssl:openssl curl:curl
 
-# Ports must be free: a leftover process would silently be benchmarked instead.
 ports=("$UPSTREAM_PORT")
 selected usher   && ports+=("$USHER_PORT" "$ADMIN_PORT")
 selected nginx   && ports+=("$NGINX_PORT")
 selected haproxy && ports+=("$HAPROXY_PORT")
-for p in "${ports[@]}"; do
-    [[ -z $(ss -Htln "sport = :$p") ]] || die "port $p is in use: $(ss -Htlnp "sport = :$p")"
-done
+bench_ports_free "${ports[@]}"
 
 # Only this script's own files: room.sh keeps its results in the same folder.
 rm -rf "$OUT"/{upstream,nginx,usher,haproxy,runs} "$OUT"/raw.tsv "$OUT"/proxy-results.md
 mkdir -p "$OUT"/{upstream,nginx,usher,haproxy,runs}
 
 if selected usher; then
-    WORK=$OUT build_usher
+    WORK=$OUT bench_build_usher
 fi
 
 # ---------------------------------------------------------------------------- certificate
@@ -105,36 +92,22 @@ fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -days 2 -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$OUT/openssl.log" 2>&1 \
-    || { cat "$OUT/openssl.log" >&2; die "certificate generation failed"; }
+    || { cat "$OUT/openssl.log" >&2; bench_die "certificate generation failed"; }
 (umask 077 && cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/haproxy/cert+key.pem")
 
 # ---------------------------------------------------------------------------- configs
-# nginx keeps everything (pid, logs, temp dirs) under its own directory: nothing in /etc
-# or /var is touched. keepalive_requests is raised everywhere because nginx's default
-# (1000) would close client and upstream connections every 1000 requests — a reconnect +
-# TLS handshake cost usher never pays (it has no per-connection request cap).
-nginx_common() {  # $1 = directory
-    cat <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-EOF
-}
-nginx_temp_paths() {  # $1 = directory
-    local t
-    for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $1/tmp_$t;"; done
-}
+# nginx (bench_nginx_common): everything under its own directory. keepalive_requests is
+# raised everywhere because nginx's default (1000) would close client and upstream
+# connections every 1000 requests — a reconnect + TLS handshake cost usher never pays (it
+# has no per-connection request cap).
 
 # Upstream: tiny fixed body, keep-alive, no logging.
 {
-    nginx_common "$OUT/upstream"
+    bench_nginx_common "$OUT/upstream"
     cat <<EOF
 http {
     access_log off;
-$(nginx_temp_paths "$OUT/upstream")
+$(bench_nginx_temp_paths "$OUT/upstream")
     keepalive_timeout 75s;
     keepalive_requests 10000000;
     server {
@@ -168,11 +141,11 @@ fi
 # nginx as the proxy under test: one worker, TLS 1.3 only, h2 + http/1.1 by ALPN,
 # pooled keep-alive to the upstream.
 {
-    nginx_common "$OUT/nginx"
+    bench_nginx_common "$OUT/nginx"
     cat <<EOF
 http {
     access_log off;
-$(nginx_temp_paths "$OUT/nginx")
+$(bench_nginx_temp_paths "$OUT/nginx")
     keepalive_timeout 75s;
     keepalive_requests 10000000;
     upstream backend {
@@ -268,68 +241,44 @@ EOF
 
 # ---------------------------------------------------------------------------- start servers
 
-first_child() {  # <master pid> <what> <log file>: waits for the master's first child, prints it
-    local master=$1 what=$2 logf=$3 child=""
-    for _ in $(seq 100); do
-        child=$(ps -o pid= --ppid "$master" 2>/dev/null | head -1 | tr -d ' ' || true)
-        [[ -n $child ]] && break
-        alive "$master" || die "$what exited: $(cat "$logf" 2>/dev/null)"
-        sleep 0.1
-    done
-    [[ -n $child ]] || die "$what started no worker (log: $logf)"
-    echo "$child"
-}
-
-start_nginx() {  # $1 = dir, $2 = core; sets NGINX_MASTER / NGINX_WORKER
-    local dir=$1 core=$2
-    nginx -t -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/config-test.log" 2>&1 \
-        || { cat "$dir/config-test.log" >&2; die "nginx config $dir/nginx.conf is invalid"; }
-    taskset -c "$core" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
-        >"$dir/stdout.log" 2>&1 &
-    NGINX_MASTER=$!
-    MAIN_PIDS+=("$NGINX_MASTER")
-    NGINX_WORKER=$(first_child "$NGINX_MASTER" "nginx ($dir)" "$dir/error.log")
-    EXTRA_PIDS+=("$NGINX_WORKER")
-}
-
-log "starting upstream nginx on 127.0.0.1:$UPSTREAM_PORT (core $LOAD_CORE)"
-start_nginx "$OUT/upstream" "$LOAD_CORE"
+bench_log "starting upstream nginx on 127.0.0.1:$UPSTREAM_PORT (core $LOAD_CORE)"
+bench_start_nginx "$OUT/upstream" "$LOAD_CORE"
 UPSTREAM_WORKER=$NGINX_WORKER
-wait_for "upstream" curl -sf "http://127.0.0.1:$UPSTREAM_PORT/"
+bench_wait_for "upstream" curl -sf "http://127.0.0.1:$UPSTREAM_PORT/"
 
 if selected nginx; then
-    log "starting nginx proxy on 127.0.0.1:$NGINX_PORT (core $PROXY_CORE)"
-    start_nginx "$OUT/nginx" "$PROXY_CORE"
+    bench_log "starting nginx proxy on 127.0.0.1:$NGINX_PORT (core $PROXY_CORE)"
+    bench_start_nginx "$OUT/nginx" "$PROXY_CORE"
     NGINX_PID=$NGINX_WORKER   # CPU is measured on the worker; the master only supervises
-    wait_for "nginx proxy" curl -sf --cacert "$OUT/cert.pem" "https://127.0.0.1:$NGINX_PORT/"
+    bench_wait_for "nginx proxy" curl -sf --cacert "$OUT/cert.pem" "https://127.0.0.1:$NGINX_PORT/"
 fi
 
 if selected haproxy; then
-    log "starting HAProxy on 127.0.0.1:$HAPROXY_PORT (core $PROXY_CORE)"
+    bench_log "starting HAProxy on 127.0.0.1:$HAPROXY_PORT (core $PROXY_CORE)"
     hdir=$OUT/haproxy
     haproxy -c -f "$hdir/haproxy.cfg" >"$hdir/config-test.log" 2>&1 \
-        || { cat "$hdir/config-test.log" >&2; die "HAProxy config $hdir/haproxy.cfg is invalid"; }
+        || { cat "$hdir/config-test.log" >&2; bench_die "HAProxy config $hdir/haproxy.cfg is invalid"; }
     # A warning means HAProxy changed or ignored something in the config: not what we meant.
     ! grep -q WARNING "$hdir/config-test.log" \
-        || { cat "$hdir/config-test.log" >&2; die "HAProxy warns about $hdir/haproxy.cfg"; }
+        || { cat "$hdir/config-test.log" >&2; bench_die "HAProxy warns about $hdir/haproxy.cfg"; }
     # -W: master-worker in the foreground (no -D); SIGTERM to the master stops both.
     taskset -c "$PROXY_CORE" haproxy -W -f "$hdir/haproxy.cfg" >"$hdir/haproxy.log" 2>&1 &
     HAPROXY_MASTER=$!
     MAIN_PIDS+=("$HAPROXY_MASTER")
-    HAPROXY_PID=$(first_child "$HAPROXY_MASTER" "HAProxy" "$hdir/haproxy.log")
+    HAPROXY_PID=$(bench_first_child "$HAPROXY_MASTER" "HAProxy" "$hdir/haproxy.log")
     EXTRA_PIDS+=("$HAPROXY_PID")   # CPU is measured on the worker, as for nginx
-    wait_for "HAProxy" curl -sf --cacert "$OUT/cert.pem" "https://127.0.0.1:$HAPROXY_PORT/"
+    bench_wait_for "HAProxy" curl -sf --cacert "$OUT/cert.pem" "https://127.0.0.1:$HAPROXY_PORT/"
 fi
 
 if selected usher; then
-    log "starting usher on 127.0.0.1:$USHER_PORT (core $PROXY_CORE)"
+    bench_log "starting usher on 127.0.0.1:$USHER_PORT (core $PROXY_CORE)"
     taskset -c "$PROXY_CORE" "$USHER_BIN" proxy -c "$OUT/usher/usher.toml" >"$OUT/usher/usher.log" 2>&1 &
     USHER_PID=$!
     MAIN_PIDS+=("$USHER_PID")
-    usher_ready() { alive "$USHER_PID" || die "usher exited: $(cat "$OUT/usher/usher.log")"
+    usher_ready() { bench_alive "$USHER_PID" || bench_die "usher exited: $(cat "$OUT/usher/usher.log")"
                     [[ $(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz") == ready ]]; }
     for _ in $(seq 100); do usher_ready && break; sleep 0.1; done
-    usher_ready || die "usher did not report ready"
+    usher_ready || bench_die "usher did not report ready"
 fi
 
 # ---------------------------------------------------------------------------- sanity checks
@@ -349,32 +298,17 @@ for proxy in "${PROXY_LIST[@]}"; do
         got=$(curl -sS --cacert "$OUT/cert.pem" --http"$v" -w '|%{http_code}|%{http_version}' \
               "https://127.0.0.1:$port/")
         [[ $got == $'hello from upstream\n|200|'"$v" ]] \
-            || die "$proxy over HTTP/$v returned unexpected: $(printf %q "$got")"
+            || bench_die "$proxy over HTTP/$v returned unexpected: $(printf %q "$got")"
     done
-    s=$(openssl s_client -connect "127.0.0.1:$port" -alpn h2 -brief </dev/null 2>&1 | tr -d '\0' || true)
-    proto=$(awk -F': ' '/^Protocol version/{print $2}' <<<"$s")
-    cipher=$(awk -F': ' '/^Ciphersuite/{print $2}' <<<"$s")
-    kx=$(awk -F': ' '/^(Server Temp Key|Negotiated TLS1.3 group)/{print $2; exit}' <<<"$s")
-    [[ $proto == TLSv1.3 ]] || die "$proxy negotiated '$proto', expected TLSv1.3"
-    TLS_INFO+=("$proxy: $proto, $cipher${kx:+, $kx}")
+    bench_tls_probe "$port" -alpn h2
+    [[ $TLS_PROTO == TLSv1.3 ]] || bench_die "$proxy negotiated '$TLS_PROTO', expected TLSv1.3"
+    TLS_INFO+=("$proxy: $TLS_PROTO, $TLS_CIPHER${TLS_KX:+, $TLS_KX}")
 done
 TLS_SUMMARY=$(printf '%s; ' "${TLS_INFO[@]}"); TLS_SUMMARY=${TLS_SUMMARY%; }
-log "sanity checks passed: $TLS_SUMMARY"
+bench_log "sanity checks passed: $TLS_SUMMARY"
 
 # ---------------------------------------------------------------------------- measurement helpers
-
-# loadgen <log> <cmd...>: run the load generator on LOAD_CORE; its own CPU time (user+sys,
-# from the subshell's `times`) goes to <log>.times. Runs in the background and is waited for
-# so that Ctrl-C / SIGTERM reach the cleanup trap immediately.
-loadgen() {
-    local logf=$1; shift
-    ( rc=0; taskset -c "$LOAD_CORE" "$@" >"$logf" 2>&1 || rc=$?; times >"$logf.times"; exit "$rc" ) &
-    LOADGEN_PID=$!
-    local rc=0
-    wait "$LOADGEN_PID" || rc=$?
-    LOADGEN_PID=""
-    [[ $rc -eq 0 ]] || { cat "$logf" >&2; die "load generator failed (status $rc): $*"; }
-}
+# (bench_loadgen runs the load generator on LOAD_CORE, its own CPU time in <log>.times)
 
 # The load-generator command lines, built into the array CMD (no word-splitting surprises).
 h1_cmd() {  # $1 = port, $2 = seconds
@@ -399,30 +333,26 @@ measure() {
     local port pid base
     port=$(port_of "$proxy"); pid=$(pid_of "$proxy")
     base=$OUT/runs/$proto-$proxy-r$round
-    alive "$pid" || die "$proxy (pid $pid) is not running"
+    bench_alive "$pid" || bench_die "$proxy (pid $pid) is not running"
 
     local p0 u0 c0 c1 p1 u1 c0b c1b t_start t_end
-    p0=$(proc_ticks "$pid"); u0=$(proc_ticks "$UPSTREAM_WORKER")
-    c0=$(core_ticks "$PROXY_CORE"); c1=$(core_ticks "$LOAD_CORE")
-    t_start=$(date +%s.%N)
+    p0=$(bench_proc_ticks "$pid"); u0=$(bench_proc_ticks "$UPSTREAM_WORKER")
+    c0=$(bench_core_ticks "$PROXY_CORE"); c1=$(bench_core_ticks "$LOAD_CORE")
+    t_start=$(bench_now)
     if [[ $proto == h1 ]]; then h1_cmd "$port" "$DURATION"; else h2_cmd "$port" "$DURATION" "$base.reqlog"; fi
-    loadgen "$base.log" "${CMD[@]}"
-    t_end=$(date +%s.%N)
-    p1=$(proc_ticks "$pid"); u1=$(proc_ticks "$UPSTREAM_WORKER")
-    c0b=$(core_ticks "$PROXY_CORE"); c1b=$(core_ticks "$LOAD_CORE")
+    bench_loadgen "$base.log" "${CMD[@]}"
+    t_end=$(bench_now)
+    p1=$(bench_proc_ticks "$pid"); u1=$(bench_proc_ticks "$UPSTREAM_WORKER")
+    c0b=$(bench_core_ticks "$PROXY_CORE"); c1b=$(bench_core_ticks "$LOAD_CORE")
 
-    local rps p50 p99 reqs errors
+    local rps p50 p99 reqs errors parsed non2xx sock
     if [[ $proto == h1 ]]; then
-        rps=$(awk '/^Requests\/sec:/ {print $2}' "$base.log")
-        reqs=$(awk '/ requests in / {print $1}' "$base.log")
-        p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$base.log")")
-        p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$base.log")")
+        parsed=$(bench_parse_wrk "$base.log")
+        read -r rps reqs p50 p99 non2xx sock _ <<<"$parsed"
         # Non-2xx/3xx responses + socket errors (connect, read, write, timeout).
-        errors=$(awk '/Non-2xx or 3xx responses:/ {e += $NF}
-                      /Socket errors:/ {gsub(/,/, ""); e += $4 + $6 + $8 + $10}
-                      END {print e + 0}' "$base.log")
+        errors=$((non2xx + sock))
     else
-        grep -q '^Application protocol: h2' "$base.log" || die "h2load did not negotiate h2 ($base.log)"
+        grep -q '^Application protocol: h2' "$base.log" || bench_die "h2load did not negotiate h2 ($base.log)"
         rps=$(awk '/^finished in/ {print $4}' "$base.log")
         reqs=$(awk '/^requests:/ {for (i = 2; i <= NF; i++) if ($i == "succeeded,") print $(i - 1)}' "$base.log")
         errors=$(awk '/^requests:/ {for (i = 2; i <= NF; i++) if ($i ~ /^(failed|errored|timeout)/) e += $(i - 1)}
@@ -436,104 +366,70 @@ measure() {
                  printf "%.4f %.4f\n", a[i50] / 1000, a[i99] / 1000 }')
         gzip -f "$base.reqlog"   # keep it, but small
     fi
-    [[ -n $rps && -n $reqs && $reqs -gt 0 ]] || { cat "$base.log" >&2; die "could not parse $base.log"; }
+    [[ -n $rps && -n $reqs && $reqs -gt 0 ]] || { cat "$base.log" >&2; bench_die "could not parse $base.log"; }
 
-    local wall lg_user lg_sys
-    wall=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN {print b - a}')
-    read -r lg_user lg_sys < <(sed -n 2p "$base.log.times")
-    awk -v OFS='\t' -v proto="$proto" -v proxy="$proxy" -v round="$round" \
-        -v rps="$rps" -v p50="$p50" -v p99="$p99" -v reqs="$reqs" -v errors="$errors" \
-        -v p0="$p0" -v p1="$p1" -v u0="$u0" -v u1="$u1" -v hz="$CLK_TCK" -v wall="$wall" \
-        -v lg="$(awk -v a="$(secs "$lg_user")" -v b="$(secs "$lg_sys")" 'BEGIN {print a + b}')" \
-        -v c0="$c0" -v c0b="$c0b" -v c1="$c1" -v c1b="$c1b" '
-        BEGIN {
-            split(c0, a0, " "); split(c0b, b0, " "); split(c1, a1, " "); split(c1b, b1, " ")
-            cpu = (p1 - p0) / hz; up = (u1 - u0) / hz
-            busy = (b0[1] - a0[1] + b1[1] - a1[1]) / hz
-            irq = (b0[3] - a0[3] + b1[3] - a1[3]) / hz
-            steal = (b0[4] - a0[4] + b1[4] - a1[4]) / hz
-            other = busy - cpu - lg - up
-            if (other < 0) other = 0   # tick-granularity rounding
-            print proto, proxy, round, rps, p50, p99,
-                  sprintf("%.2f", cpu * 1e6 / reqs), reqs, errors,
-                  sprintf("%.1f", 100 * cpu / wall),
-                  sprintf("%.1f", 100 * lg / wall),
-                  sprintf("%.1f", 100 * up / wall),
-                  sprintf("%.1f", 100 * irq / wall),
-                  sprintf("%.1f", 100 * other / wall),
-                  sprintf("%.1f", 100 * steal / wall),
-                  sprintf("%.1f", 100 * (b0[1] - a0[1]) / (b0[2] - a0[2])),
-                  sprintf("%.1f", 100 * (b1[1] - a1[1]) / (b1[2] - a1[2]))
-        }' >>"$RAW"
+    # proxy, load generator, upstream, then irq, other, steal and how busy each core was
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proto" "$proxy" "$round" "$rps" "$p50" "$p99" \
+        "$(bench_us_per_req "$p0" "$p1" "$reqs")" "$reqs" "$errors" \
+        "$(bench_cpu_split "$(bench_elapsed "$t_start" "$t_end")" "$c0" "$c0b" "$c1" "$c1b" \
+            "ticks:$p0:$p1" "secs:$(bench_loadgen_cpu_s "$base.log")" "ticks:$u0:$u1")" >>"$RAW"
     tail -1 "$RAW" | awk -F'\t' '{printf "  %-2s %-7s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us/req  err %s | cpu%%: proxy %s loadgen %s upstream %s other %s | core busy%%: proxy %s load %s\n",
         $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $14, $16, $17}' >&2
-    if [[ $errors -ne 0 ]]; then log "WARNING: $errors errors in $base.log"; fi
+    if [[ $errors -ne 0 ]]; then bench_log "WARNING: $errors errors in $base.log"; fi
 }
 
 warmup() {  # <h1|h2> <proxy>: short unmeasured run
     local proto=$1 proxy=$2 port
     port=$(port_of "$proxy")
-    log "warm-up $proto $proxy (${WARMUP}s)"
+    bench_log "warm-up $proto $proxy (${WARMUP}s)"
     if [[ $proto == h1 ]]; then h1_cmd "$port" "$WARMUP"; else h2_cmd "$port" "$WARMUP" /dev/null; fi
-    loadgen "$OUT/runs/$proto-$proxy-warmup.log" "${CMD[@]}"
+    bench_loadgen "$OUT/runs/$proto-$proxy-warmup.log" "${CMD[@]}"
 }
 
 # ---------------------------------------------------------------------------- run
 # Other work on the machine (a build, a test suite) steals CPU from the pinned processes and
 # skews the comparison. Wait for quiet before each run, and repeat runs that were disturbed.
 
-# run_round (bench/lib.sh): measure, repeating a run that other work disturbed.
+# bench_run_round: measure, repeating a run that other work disturbed.
 
 NPROXIES=${#PROXY_LIST[@]}
-log "measuring: ${ROUNDS} rounds x ${DURATION}s per proxy and protocol, rotating ${PROXY_LIST[*]}"
+bench_log "measuring: ${ROUNDS} rounds x ${DURATION}s per proxy and protocol, rotating ${PROXY_LIST[*]}"
 for proto in h1 h2; do
-    wait_quiet
+    bench_wait_quiet
     for proxy in "${PROXY_LIST[@]}"; do warmup "$proto" "$proxy"; done
     for round in $(seq 1 "$ROUNDS"); do
         # Rotate the order (round 1: a b c, round 2: b c a, round 3: c a b, …) so that slow
         # drift (thermal, neighbours) and "who ran right after whom" hit all proxies equally.
         for i in $(seq 0 $((NPROXIES - 1))); do
-            run_round "$proto" "${PROXY_LIST[$(((round - 1 + i) % NPROXIES))]}" "$round"
+            bench_run_round measure "$proto" "${PROXY_LIST[$(((round - 1 + i) % NPROXIES))]}" "$round"
         done
     done
 done
 
 # ---------------------------------------------------------------------------- report
-col() {  # <proto> <proxy> <column name> -> median over rounds
-    awk -F'\t' -v p="$1" -v x="$2" -v c="$3" '
-        NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) k = i; next}
-        $1 == p && $2 == x {print $k}' "$RAW" | median
-}
-label() { [[ $1 == h1 ]] && echo "HTTP/1.1" || echo "HTTP/2"; }
-
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-# Uncommitted changes outside bench/ change what was measured; say so.
-git -C "$ROOT" diff --quiet HEAD -- . ':(exclude)bench' 2>/dev/null \
-    || commit="$commit (+ uncommitted changes: $(git -C "$ROOT" diff --name-only HEAD -- . ':(exclude)bench' | paste -sd, -))"
-cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+# (bench_col <proto> <proxy> <column name>: median over rounds)
+declare -A BENCH_LABELS=([h1]="HTTP/1.1" [h2]="HTTP/2")
 results=$OUT/proxy-results.md
 {
     echo "# usher vs nginx vs HAProxy — HTTPS reverse proxy benchmark"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    echo "- machine: $(nproc) cores, ${cpu_model:-unknown CPU}, kernel $(uname -r)"
+    echo "- date: $(bench_date)"
+    echo "- machine: $(bench_machine)"
     echo "- proxies measured: ${PROXY_LIST[*]}"
     if selected usher; then
-        echo "- usher: commit $commit, $("$USHER_BIN" --version 2>&1 | head -1), $(rustc --version 2>/dev/null || echo 'rustc ?')"
+        echo "- usher: $(bench_commit), $(bench_usher_version)"
     fi
     echo "- nginx$(selected nginx || echo ' (upstream only)'): $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(openssl version)"
     if selected haproxy; then
         echo "- HAProxy: $(haproxy -v 2>&1 | awk '/ version / {print $3; exit}'), $(haproxy -vv 2>&1 |
             awk -F': ' '/^Running on OpenSSL version/ {print $2; exit}')"
     fi
-    echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'); h2load: $(h2load --version 2>&1 | head -1)"
+    echo "- wrk: $(bench_wrk_version); h2load: $(h2load --version 2>&1 | head -1)"
     echo "- TLS: $TLS_SUMMARY"
     echo "- layout: proxy on core $PROXY_CORE (1 worker / thread); upstream nginx + load generator on core $LOAD_CORE"
     echo "- load: HTTP/1.1 \`wrk -t1 -c$H1_CONNS --latency\`; HTTP/2 \`h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS\`; keep-alive"
     echo "- ${ROUNDS} rounds x ${DURATION}s per proxy and protocol (after ${WARMUP}s warm-up), order rotated each round; **medians** shown"
-    awk -F'\t' -v m="$NOISE_MAX" -v r="$RETRIES" 'NR > 1 {n++; if ($14 > m) d++}
-        END {printf "- noise: %d disturbed run(s) repeated; %d of %d kept runs disturbed (other > %s%% of a core)%s\n",
-             r, d, n, m, d ? " — **treat these results with suspicion**" : ""}' "$RAW"
+    bench_noise_line other
     echo "- header parity (nginx and HAProxy add usher's X-Forwarded-*/Forwarded/Via/X-Request-Id): $([[ $HEADER_PARITY == 1 ]] && echo on || echo off)"
     echo
     echo "Latency: HTTP/1.1 from wrk's --latency distribution; HTTP/2 from h2load's per-request log"
@@ -543,19 +439,19 @@ results=$OUT/proxy-results.md
     echo "|---|---|---:|---:|---:|---:|"
     for proto in h1 h2; do
         for proxy in "${PROXY_LIST[@]}"; do
-            printf '| %s | %s | %.0f | %.3f | %.3f | %.1f |\n' "$(label $proto)" "$proxy" \
-                "$(col $proto "$proxy" rps)" "$(col $proto "$proxy" p50_ms)" \
-                "$(col $proto "$proxy" p99_ms)" "$(col $proto "$proxy" cpu_us_per_req)"
+            printf '| %s | %s | %.0f | %.3f | %.3f | %.1f |\n' "$(bench_label $proto)" "$proxy" \
+                "$(bench_col $proto "$proxy" rps)" "$(bench_col $proto "$proxy" p50_ms)" \
+                "$(bench_col $proto "$proxy" p99_ms)" "$(bench_col $proto "$proxy" cpu_us_per_req)"
         done
     done
     echo
     for proto in h1 h2; do
         for other in nginx haproxy; do
             if ! selected usher || ! selected "$other"; then continue; fi
-            awk -v l="$(label $proto)" -v o="$other" \
-                -v ur="$(col $proto usher rps)" -v nr="$(col $proto "$other" rps)" \
-                -v u99="$(col $proto usher p99_ms)" -v n99="$(col $proto "$other" p99_ms)" \
-                -v uc="$(col $proto usher cpu_us_per_req)" -v nc="$(col $proto "$other" cpu_us_per_req)" \
+            awk -v l="$(bench_label $proto)" -v o="$other" \
+                -v ur="$(bench_col $proto usher rps)" -v nr="$(bench_col $proto "$other" rps)" \
+                -v u99="$(bench_col $proto usher p99_ms)" -v n99="$(bench_col $proto "$other" p99_ms)" \
+                -v uc="$(bench_col $proto usher cpu_us_per_req)" -v nc="$(bench_col $proto "$other" cpu_us_per_req)" \
                 'BEGIN {printf "- %s usher/%s: rps ratio **%.2f**, p99 ratio **%.2f**, CPU/req ratio %.2f\n",
                         l, o, ur / nr, u99 / n99, uc / nc}'
         done
@@ -567,12 +463,12 @@ results=$OUT/proxy-results.md
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     for proto in h1 h2; do
         for proxy in "${PROXY_LIST[@]}"; do
-            printf '| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n' "$(label $proto)" "$proxy" \
+            printf '| %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n' "$(bench_label $proto)" "$proxy" \
                 "$(awk -F'\t' -v p=$proto -v x="$proxy" '$1 == p && $2 == x {e += $9} END {print e + 0}' "$RAW")" \
-                "$(col $proto "$proxy" proxy_cpu_pct)" "$(col $proto "$proxy" loadgen_cpu_pct)" \
-                "$(col $proto "$proxy" upstream_cpu_pct)" \
-                "$(col $proto "$proxy" other_pct)" "$(col $proto "$proxy" proxy_core_busy_pct)" \
-                "$(col $proto "$proxy" load_core_busy_pct)"
+                "$(bench_col $proto "$proxy" proxy_cpu_pct)" "$(bench_col $proto "$proxy" loadgen_cpu_pct)" \
+                "$(bench_col $proto "$proxy" upstream_cpu_pct)" \
+                "$(bench_col $proto "$proxy" other_pct)" "$(bench_col $proto "$proxy" proxy_core_busy_pct)" \
+                "$(bench_col $proto "$proxy" load_core_busy_pct)"
         done
     done
     echo
@@ -581,14 +477,8 @@ results=$OUT/proxy-results.md
     # req/s ratio is squeezed toward 1; CPU µs/req stays a fair comparison either way.
     for proto in h1 h2; do
         for proxy in "${PROXY_LIST[@]}"; do
-            awk -v l="$(label $proto)" -v x="$proxy" \
-                -v pc="$(col $proto "$proxy" proxy_core_busy_pct)" \
-                -v lc="$(col $proto "$proxy" load_core_busy_pct)" 'BEGIN {
-                if (pc >= 90 && lc >= 90) v = "both cores saturated (proxy core " pc "%, load core " lc "%): req/s is limited by both sides"
-                else if (pc >= 90) v = "proxy-bound (proxy core " pc "%, load core " lc "%): req/s is the proxy'\''s capacity"
-                else if (lc >= 90) v = "LOAD-BOUND (load core " lc "%, proxy core only " pc "%): req/s is a lower bound for this proxy"
-                else v = "neither core saturated (proxy core " pc "%, load core " lc "%): latency/concurrency bound"
-                printf "- %s %s: %s\n", l, x, v }'
+            bench_verdict "$(bench_label $proto) $proxy" "$(bench_col $proto "$proxy" proxy_core_busy_pct)" \
+                "$(bench_col $proto "$proxy" load_core_busy_pct)" proxy
         done
     done
     echo
@@ -597,4 +487,4 @@ results=$OUT/proxy-results.md
 
 echo
 cat "$results"
-log "results written to bench/out/proxy-results.md"
+bench_log "results written to bench/out/proxy-results.md"

@@ -59,28 +59,29 @@ RESULTS=$OUT/room-results.md
 USHER_BIN=$ROOT/target/release/usher
 CLK_TCK=$(getconf CLK_TCK)
 
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$ROOT/bench/lib.sh"
 LOGS=$WORK
 
 # ---------------------------------------------------------------------------- prerequisites
-[[ $(nproc) -ge 2 ]] || die "needs at least 2 CPU cores (server on core 0, load on core 1)"
-[[ $VISITORS -ge 1000 && $PRE_JOIN -ge 2 ]] || die "VISITORS must be >= 1000 and PRE_JOIN >= 2"
+[[ $(nproc) -ge 2 ]] || bench_die "needs at least 2 CPU cores (server on core 0, load on core 1)"
+[[ $VISITORS -ge 1000 && $PRE_JOIN -ge 2 ]] || bench_die "VISITORS must be >= 1000 and PRE_JOIN >= 2"
 
-need_tools nginx:nginx wrk:wrk openssl:openssl curl:curl
+bench_need_tools nginx:nginx wrk:wrk openssl:openssl curl:curl
 # Ports must be free: a leftover process would silently be benchmarked instead.
-ports_free $USHER_PORT $NGINX_PORT $NGINX_NOFC_PORT $ADMIN_PORT
+bench_ports_free $USHER_PORT $NGINX_PORT $NGINX_NOFC_PORT $ADMIN_PORT
 
 # Only this script's own output is replaced; bench/out/ may hold proxy.sh's results.
 rm -rf "$WORK" "$RESULTS"
 mkdir -p "$WORK"/{nginx/html,runs}
 
-build_usher
+bench_build_usher
 
 # ---------------------------------------------------------------------------- certificate
-make_cert
+bench_make_cert
 
 # ---------------------------------------------------------------------------- configs
-# usher: usher_config in bench/lib.sh (one worker, warn, TLS 1.3, one paused room on "/").
+# usher: bench_usher_config in bench/lib.sh (one worker, warn, TLS 1.3, one paused room on "/").
 # wrk script for joins: POST /_usher/join without a cookie (a new place each time). It
 # checks every 200 answer is a paused place with a ticket (wrk itself counts non-2xx), and
 # with a count argument (`-- N`) stops after N answers.
@@ -115,10 +116,6 @@ EOF
 # one small JSON file (written later: the exact bytes of usher's status answer). Two
 # servers in the same worker: with open_file_cache (what a tuned static server does; no
 # open/fstat/close per request) and with nginx's defaults.
-nginx_temp_paths() {
-    local t
-    for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $WORK/nginx/tmp_$t;"; done
-}
 nginx_server() {  # $1 = port, $2 = extra directives
     cat <<EOF
     server {
@@ -131,16 +128,12 @@ nginx_server() {  # $1 = port, $2 = extra directives
     }
 EOF
 }
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
+{
+    bench_nginx_common "$WORK/nginx"
+    cat <<EOF
 http {
     access_log off;
-$(nginx_temp_paths)
+$(bench_nginx_temp_paths "$WORK/nginx")
     keepalive_timeout 75s;
     keepalive_requests 10000000;
     types { application/json json; }
@@ -150,36 +143,7 @@ $(nginx_server "$NGINX_PORT" '
 $(nginx_server "$NGINX_NOFC_PORT" '')
 }
 EOF
-
-# ---------------------------------------------------------------------------- servers
-
-start_nginx() {  # sets NGINX_MASTER / NGINX_WORKER
-    local dir=$WORK/nginx
-    nginx -t -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/config-test.log" 2>&1 \
-        || { cat "$dir/config-test.log" >&2; die "nginx config $dir/nginx.conf is invalid"; }
-    taskset -c "$SERVER_CORE" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
-        >"$dir/stdout.log" 2>&1 &
-    NGINX_MASTER=$!
-    MAIN_PIDS+=("$NGINX_MASTER")
-    NGINX_WORKER=""
-    for _ in $(seq 100); do
-        NGINX_WORKER=$(ps -o pid= --ppid "$NGINX_MASTER" 2>/dev/null | head -1 | tr -d ' ' || true)
-        [[ -n $NGINX_WORKER ]] && break
-        alive "$NGINX_MASTER" || die "nginx exited: $(cat "$dir/error.log" 2>/dev/null)"
-        sleep 0.1
-    done
-    [[ -n $NGINX_WORKER ]] || die "nginx started no worker"
-    EXTRA_PIDS+=("$NGINX_WORKER")
-}
-
-stop_nginx() {
-    kill -TERM "$NGINX_MASTER" 2>/dev/null || true
-    for _ in $(seq 100); do alive "$NGINX_MASTER" || break; sleep 0.1; done
-    alive "$NGINX_MASTER" && kill -KILL "$NGINX_MASTER" 2>/dev/null
-    alive "$NGINX_WORKER" && kill -KILL "$NGINX_WORKER" 2>/dev/null
-    wait "$NGINX_MASTER" 2>/dev/null || true
-    forget_pid "$NGINX_MASTER"; forget_pid "$NGINX_WORKER"
-}
+} >"$WORK/nginx/nginx.conf"
 
 # ---------------------------------------------------------------------------- helpers
 # (the usher, curl, wrk and round helpers are in bench/lib.sh)
@@ -215,67 +179,47 @@ measure() {
     if [[ $test == join ]]; then
         # A fresh usher (empty line, fresh state dir) for every joins run.
         JOIN_INSTANCE=$((JOIN_INSTANCE + 1))
-        start_usher "join-$JOIN_INSTANCE"
-        wait_quiet
+        bench_start_usher "join-$JOIN_INSTANCE"
+        bench_wait_quiet
         join_cmd "$DURATION" "$JOIN_CONNS"
     else
         status_cmd "$server" "$DURATION"
     fi
     if [[ $server == usher ]]; then pid=$USHER_PID; else pid=$NGINX_WORKER; fi
-    alive "$pid" || die "$server (pid $pid) is not running"
+    bench_alive "$pid" || bench_die "$server (pid $pid) is not running"
 
     local p0 p1 c0 c1 c0b c1b t_start t_end
-    p0=$(proc_ticks "$pid")
-    c0=$(core_ticks "$SERVER_CORE"); c1=$(core_ticks "$LOAD_CORE")
-    t_start=$(now)
-    loadgen "$base.log" "${CMD[@]}"
-    t_end=$(now)
-    p1=$(proc_ticks "$pid")
-    c0b=$(core_ticks "$SERVER_CORE"); c1b=$(core_ticks "$LOAD_CORE")
+    p0=$(bench_proc_ticks "$pid")
+    c0=$(bench_core_ticks "$SERVER_CORE"); c1=$(bench_core_ticks "$LOAD_CORE")
+    t_start=$(bench_now)
+    bench_loadgen "$base.log" "${CMD[@]}"
+    t_end=$(bench_now)
+    p1=$(bench_proc_ticks "$pid")
+    c0b=$(bench_core_ticks "$SERVER_CORE"); c1b=$(bench_core_ticks "$LOAD_CORE")
 
-    local rps reqs p50 p99 non2xx sock bad errors waiting="-"
-    read -r rps reqs p50 p99 non2xx sock bad < <(parse_wrk "$base.log")
+    local parsed rps reqs p50 p99 non2xx sock bad errors waiting="-"
+    parsed=$(bench_parse_wrk "$base.log")
+    read -r rps reqs p50 p99 non2xx sock bad <<<"$parsed"
     errors=$((non2xx + sock + bad))
     if [[ $test == join ]]; then
         # Every answered join is a waiting visitor; up to JOIN_CONNS more were in flight
         # when wrk stopped (processed by usher, answer not counted by wrk).
-        waiting=$(waiting_settled)
+        waiting=$(bench_waiting_settled)
         if [[ $waiting == missing ]] || ((waiting < reqs || waiting > reqs + JOIN_CONNS)); then
-            log "WARNING: usher reports $waiting waiting after $reqs answered joins (expected $reqs..$((reqs + JOIN_CONNS)))"
+            bench_log "WARNING: usher reports $waiting waiting after $reqs answered joins (expected $reqs..$((reqs + JOIN_CONNS)))"
         fi
-        stop_usher
+        bench_stop_usher
     fi
 
-    local wall
-    wall=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN {print b - a}')
-    awk -v OFS='\t' -v test="$test" -v server="$server" -v round="$round" \
-        -v rps="$rps" -v p50="$p50" -v p99="$p99" -v reqs="$reqs" -v errors="$errors" \
-        -v p0="$p0" -v p1="$p1" -v hz="$CLK_TCK" -v wall="$wall" -v waiting="$waiting" \
-        -v lg="$(loadgen_cpu_s "$base.log")" \
-        -v c0="$c0" -v c0b="$c0b" -v c1="$c1" -v c1b="$c1b" '
-        BEGIN {
-            split(c0, a0, " "); split(c0b, b0, " "); split(c1, a1, " "); split(c1b, b1, " ")
-            cpu = (p1 - p0) / hz
-            busy = (b0[1] - a0[1] + b1[1] - a1[1]) / hz
-            irq = (b0[3] - a0[3] + b1[3] - a1[3]) / hz
-            steal = (b0[4] - a0[4] + b1[4] - a1[4]) / hz
-            other = busy - cpu - lg
-            if (other < 0) other = 0   # tick-granularity rounding
-            print test, server, round, rps, p50, p99,
-                  sprintf("%.2f", cpu * 1e6 / reqs), reqs, errors,
-                  sprintf("%.1f", 100 * cpu / wall),
-                  sprintf("%.1f", 100 * lg / wall),
-                  sprintf("%.1f", 100 * irq / wall),
-                  sprintf("%.1f", 100 * other / wall),
-                  sprintf("%.1f", 100 * steal / wall),
-                  sprintf("%.1f", 100 * (b0[1] - a0[1]) / (b0[2] - a0[2])),
-                  sprintf("%.1f", 100 * (b1[1] - a1[1]) / (b1[2] - a1[2])),
-                  waiting
-        }' >>"$RAW"
+    # server, load generator, then irq, other, steal and how busy each core was
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$test" "$server" "$round" "$rps" "$p50" "$p99" \
+        "$(bench_us_per_req "$p0" "$p1" "$reqs")" "$reqs" "$errors" \
+        "$(bench_cpu_split "$(bench_elapsed "$t_start" "$t_end")" "$c0" "$c0b" "$c1" "$c1b" \
+            "ticks:$p0:$p1" "secs:$(bench_loadgen_cpu_s "$base.log")")" "$waiting" >>"$RAW"
     tail -1 "$RAW" | awk -F'\t' '{printf "  %-6s %-10s round %s: %7.0f req/s  p50 %.3f ms  p99 %.3f ms  %5.1f us/req  err %s | cpu%%: server %s loadgen %s other %s | core busy%%: server %s load %s\n",
         $1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $13, $15, $16}' >&2
     if [[ $errors -ne 0 ]]; then
-        log "WARNING: $errors errors in $base.log (non-2xx $non2xx, socket $sock, unexpected bodies $bad)"
+        bench_log "WARNING: $errors errors in $base.log (non-2xx $non2xx, socket $sock, unexpected bodies $bad)"
     fi
 }
 
@@ -286,159 +230,152 @@ measure() {
 # samples "seconds waiting VmRSS_kB" every ~0.1 s.
 join_until() {
     local count=$1 conns=$2 logf=$3 trace=${4:-} start target t0 p0 w wrk_pid=""
-    start=$(waiting_settled)
+    start=$(bench_waiting_settled)
     target=$((start + count))
     join_cmd "$MEM_TIMEOUT" "$conns" "$count"
-    p0=$(proc_ticks "$USHER_PID")
-    t0=$(now)
-    loadgen_start "$logf" "${CMD[@]}"
+    p0=$(bench_proc_ticks "$USHER_PID")
+    t0=$(bench_now)
+    bench_loadgen_start "$logf" "${CMD[@]}"
     [[ -z $trace ]] || printf 'seconds\twaiting\trss_kb\n' >"$trace"
     while :; do
         [[ -n $wrk_pid ]] || wrk_pid=$(ps -o pid=,comm= --ppid "$LOADGEN_PID" 2>/dev/null | awk '$2 == "wrk" {print $1}')
-        w=$(waiting_count)
-        [[ -z $trace ]] || printf '%s\t%s\t%s\n' "$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')" \
+        w=$(bench_waiting_count)
+        [[ -z $trace ]] || printf '%s\t%s\t%s\n' "$(awk -v a="$t0" -v b="$(bench_now)" 'BEGIN {printf "%.2f", b - a}')" \
             "$w" "$(status_kb "$USHER_PID" VmRSS)" >>"$trace"
         [[ $w != missing ]] && ((w >= target)) && break
-        alive "$USHER_PID" || die "usher died during the joins (log: $WORK/usher-$USHER_NAME/usher.log)"
-        alive "$LOADGEN_PID" || { loadgen_wait; cat "$logf" >&2; die "wrk ended before $count joins were waiting (waiting: $w, target $target)"; }
+        bench_alive "$USHER_PID" || bench_die "usher died during the joins (log: $WORK/usher-$USHER_NAME/usher.log)"
+        bench_alive "$LOADGEN_PID" || { bench_loadgen_wait; cat "$logf" >&2; bench_die "wrk ended before $count joins were waiting (waiting: $w, target $target)"; }
         sleep 0.1
     done
-    JOIN_SECS=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
-    JOIN_CPU_S=$(awk -v a="$p0" -v b="$(proc_ticks "$USHER_PID")" -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / hz}')
+    JOIN_SECS=$(awk -v a="$t0" -v b="$(bench_now)" 'BEGIN {printf "%.2f", b - a}')
+    JOIN_CPU_S=$(awk -v a="$p0" -v b="$(bench_proc_ticks "$USHER_PID")" -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", (b - a) / hz}')
     for _ in $(seq 50); do
         [[ -n $wrk_pid ]] && break
         wrk_pid=$(ps -o pid=,comm= --ppid "$LOADGEN_PID" 2>/dev/null | awk '$2 == "wrk" {print $1}')
         sleep 0.1
     done
     [[ -n $wrk_pid ]] && kill -INT "$wrk_pid" 2>/dev/null
-    loadgen_wait
-    local rps reqs p50 p99 non2xx sock bad
-    read -r rps reqs p50 p99 non2xx sock bad < <(parse_wrk "$logf")
+    bench_loadgen_wait
+    local parsed rps reqs p50 p99 non2xx sock bad
+    parsed=$(bench_parse_wrk "$logf")
+    read -r rps reqs p50 p99 non2xx sock bad <<<"$parsed"
     if ((non2xx + sock + bad)); then
-        log "WARNING: joins in $logf: non-2xx $non2xx, socket errors $sock, unexpected bodies $bad"
+        bench_log "WARNING: joins in $logf: non-2xx $non2xx, socket errors $sock, unexpected bodies $bad"
     fi
     JOIN_ERRORS=$((non2xx + sock + bad))
     JOIN_P50=$p50; JOIN_P99=$p99
 }
 
 # ============================================================================ 1. status
-log "part 1: /_usher/status vs nginx static file"
-start_usher status
+bench_log "part 1: /_usher/status vs nginx static file"
+bench_start_usher status
 # The polling visitor stands in the middle of the line: PRE_JOIN/2 ahead, the rest behind.
 join_until $((PRE_JOIN / 2)) 16 "$WORK/runs/prejoin-1.log"
-join_one
+bench_join_one
 join_until $((PRE_JOIN - PRE_JOIN / 2 - 1)) 16 "$WORK/runs/prejoin-2.log"
-STATUS_WAITING=$(waiting_settled)
-STATUS_BODY=$(status_of "$TICKET")
-STATUS_AHEAD=$(json_num ahead "$STATUS_BODY")
-STATUS_BEHIND=$(json_num behind "$STATUS_BODY")
+STATUS_WAITING=$(bench_waiting_settled)
+STATUS_BODY=$(bench_status_of "$TICKET")
+STATUS_AHEAD=$(bench_json_num ahead "$STATUS_BODY")
+STATUS_BEHIND=$(bench_json_num behind "$STATUS_BODY")
 [[ -n $STATUS_AHEAD && $STATUS_AHEAD -gt 0 && -n $STATUS_BEHIND && $STATUS_BEHIND -gt 0 ]] \
-    || die "status answer does not place the visitor mid-line: $STATUS_BODY"
+    || bench_die "status answer does not place the visitor mid-line: $STATUS_BODY"
 # The Authorization: Bearer form must give the same standing (apps poll this way).
-bearer=$(curl_usher "/_usher/status?room=$ROOM" -H "Authorization: Bearer $TICKET")
+bearer=$(bench_curl_usher "/_usher/status?room=$ROOM" -H "Authorization: Bearer $TICKET")
 [[ ${bearer##*|} == 200 && $bearer == *"\"ahead\":$STATUS_AHEAD,"* ]] \
-    || die "status with Authorization: Bearer differs: $(printf %q "$bearer")"
-log "line: $STATUS_WAITING waiting; the polling visitor: $STATUS_BODY"
+    || bench_die "status with Authorization: Bearer differs: $(printf %q "$bearer")"
+bench_log "line: $STATUS_WAITING waiting; the polling visitor: $STATUS_BODY"
 
 # nginx serves the very bytes of usher's status answer.
 printf '%s' "$STATUS_BODY" >"$WORK/nginx/html/status.json"
 STATIC_BYTES=$(wc -c <"$WORK/nginx/html/status.json")
-start_nginx
+bench_start_nginx "$WORK/nginx" "$SERVER_CORE"
 for port in $NGINX_PORT $NGINX_NOFC_PORT; do
-    wait_for "nginx on $port" curl -sf --cacert "$WORK/cert.pem" "https://127.0.0.1:$port/status.json"
+    bench_wait_for "nginx on $port" curl -sf --cacert "$WORK/cert.pem" "https://127.0.0.1:$port/status.json"
     got=$(curl -sS --cacert "$WORK/cert.pem" "https://127.0.0.1:$port/status.json")
-    [[ $got == "$STATUS_BODY" ]] || die "nginx on $port served unexpected: $(printf %q "$got")"
+    [[ $got == "$STATUS_BODY" ]] || bench_die "nginx on $port served unexpected: $(printf %q "$got")"
 done
 
 TLS_INFO=()
 for s in usher:$USHER_PORT nginx:$NGINX_PORT; do
-    out=$(openssl s_client -connect "127.0.0.1:${s#*:}" -brief </dev/null 2>&1 | tr -d '\0' || true)
-    proto=$(awk -F': ' '/^Protocol version/{print $2}' <<<"$out")
-    cipher=$(awk -F': ' '/^Ciphersuite/{print $2}' <<<"$out")
-    kx=$(awk -F': ' '/^(Server Temp Key|Negotiated TLS1.3 group)/{print $2; exit}' <<<"$out")
-    [[ $proto == TLSv1.3 ]] || die "${s%%:*} negotiated '$proto', expected TLSv1.3"
-    TLS_INFO+=("${s%%:*}: $proto, $cipher${kx:+, $kx}")
+    bench_tls_probe "${s#*:}"
+    [[ $TLS_PROTO == TLSv1.3 ]] || bench_die "${s%%:*} negotiated '$TLS_PROTO', expected TLSv1.3"
+    TLS_INFO+=("${s%%:*}: $TLS_PROTO, $TLS_CIPHER${TLS_KX:+, $TLS_KX}")
 done
-log "sanity checks passed: ${TLS_INFO[0]}; ${TLS_INFO[1]}"
+bench_log "sanity checks passed: ${TLS_INFO[0]}; ${TLS_INFO[1]}"
 
 SERVERS=(usher nginx nginx-nofc)
-log "measuring status: ${ROUNDS} rounds x ${DURATION}s per server, rotating the order"
-wait_quiet
+bench_log "measuring status: ${ROUNDS} rounds x ${DURATION}s per server, rotating the order"
+bench_wait_quiet
 for s in "${SERVERS[@]}"; do
-    log "warm-up $s (${WARMUP}s)"
+    bench_log "warm-up $s (${WARMUP}s)"
     status_cmd "$s" "$WARMUP"
-    loadgen "$WORK/runs/status-$s-warmup.log" "${CMD[@]}"
+    bench_loadgen "$WORK/runs/status-$s-warmup.log" "${CMD[@]}"
 done
 for round in $(seq 1 "$ROUNDS"); do
     # Rotate who goes first so slow drift (thermal, neighbours) hits all equally.
     for i in 0 1 2; do
-        run_round status "${SERVERS[$(((round - 1 + i) % 3))]}" "$round"
+        bench_run_round measure status "${SERVERS[$(((round - 1 + i) % 3))]}" "$round"
     done
 done
 # Polling must not have changed anything: same standing, same line.
-after=$(status_of "$TICKET")
-[[ $(json_num ahead "$after") == "$STATUS_AHEAD" && $(json_num behind "$after") == "$STATUS_BEHIND" ]] \
-    || log "WARNING: the polling visitor's standing changed during the status runs: before $STATUS_BODY, after $after"
-w=$(waiting_settled)
-[[ $w == "$STATUS_WAITING" ]] || log "WARNING: waiting count changed during the status runs: $STATUS_WAITING -> $w"
-stop_usher
-stop_nginx
+after=$(bench_status_of "$TICKET")
+[[ $(bench_json_num ahead "$after") == "$STATUS_AHEAD" && $(bench_json_num behind "$after") == "$STATUS_BEHIND" ]] \
+    || bench_log "WARNING: the polling visitor's standing changed during the status runs: before $STATUS_BODY, after $after"
+w=$(bench_waiting_settled)
+[[ $w == "$STATUS_WAITING" ]] || bench_log "WARNING: waiting count changed during the status runs: $STATUS_WAITING -> $w"
+bench_stop_usher
+bench_stop_nginx
 
 # ============================================================================ 2. joins/s
-log "part 2: joins/s: ${ROUNDS} rounds x ${DURATION}s, a fresh usher each"
+bench_log "part 2: joins/s: ${ROUNDS} rounds x ${DURATION}s, a fresh usher each"
 for round in $(seq 1 "$ROUNDS"); do
-    run_round join usher "$round"
+    bench_run_round measure join usher "$round"
 done
 
 # ============================================================================ 3. memory
-log "part 3: memory per waiting visitor ($VISITORS joins, wrk -c$MEM_CONNS)"
-start_usher memory
+bench_log "part 3: memory per waiting visitor ($VISITORS joins, wrk -c$MEM_CONNS)"
+bench_start_usher memory
 sleep 1
 MEM_START_RSS=$(status_kb "$USHER_PID" VmRSS)
-join_one
+bench_join_one
 MEM_TICKET=$TICKET
 # Open MEM_CONNS connections and poll for 2 s first, so TLS sessions, connection buffers and
 # allocator arenas for that many connections are in the baseline, not in the growth.
 CMD=(wrk -t1 -c"$MEM_CONNS" -d2s -H "Cookie: usher_ticket=$MEM_TICKET" "https://127.0.0.1:$USHER_PORT/_usher/status?room=$ROOM")
-loadgen "$WORK/runs/memory-warm.log" "${CMD[@]}"
+bench_loadgen "$WORK/runs/memory-warm.log" "${CMD[@]}"
 sleep 1
-MEM_W0=$(waiting_settled)
+MEM_W0=$(bench_waiting_settled)
 MEM_RSS0=$(status_kb "$USHER_PID" VmRSS); MEM_HWM0=$(status_kb "$USHER_PID" VmHWM)
-log "baseline: $MEM_W0 waiting, VmRSS ${MEM_RSS0} kB, VmHWM ${MEM_HWM0} kB (${MEM_START_RSS} kB right after start)"
-wait_quiet
+bench_log "baseline: $MEM_W0 waiting, VmRSS ${MEM_RSS0} kB, VmHWM ${MEM_HWM0} kB (${MEM_START_RSS} kB right after start)"
+bench_wait_quiet
 join_until "$VISITORS" "$MEM_CONNS" "$WORK/runs/memory-joins.log" "$WORK/memory-trace.tsv"
 MEM_SECS=$JOIN_SECS; MEM_CPU=$JOIN_CPU_S; MEM_ERRORS=$JOIN_ERRORS; MEM_P50=$JOIN_P50; MEM_P99=$JOIN_P99
 sleep 1
-MEM_W1=$(waiting_settled)
+MEM_W1=$(bench_waiting_settled)
 MEM_RSS1=$(status_kb "$USHER_PID" VmRSS); MEM_HWM1=$(status_kb "$USHER_PID" VmHWM)
 MEM_ADDED=$((MEM_W1 - MEM_W0))
-log "after: $MEM_W1 waiting (+$MEM_ADDED in ${MEM_SECS}s), VmRSS ${MEM_RSS1} kB, VmHWM ${MEM_HWM1} kB"
+bench_log "after: $MEM_W1 waiting (+$MEM_ADDED in ${MEM_SECS}s), VmRSS ${MEM_RSS1} kB, VmHWM ${MEM_HWM1} kB"
 # The first visitor now has everybody behind them.
-first=$(status_of "$MEM_TICKET")
-[[ $(json_num ahead "$first") == 0 && $(json_num behind "$first") == $((MEM_W1 - 1)) ]] \
-    || log "WARNING: first visitor's standing after $VISITORS joins is unexpected (waiting $MEM_W1): $first"
+first=$(bench_status_of "$MEM_TICKET")
+[[ $(bench_json_num ahead "$first") == 0 && $(bench_json_num behind "$first") == $((MEM_W1 - 1)) ]] \
+    || bench_log "WARNING: first visitor's standing after $VISITORS joins is unexpected (waiting $MEM_W1): $first"
 MEM_STATE_BYTES=$(stat -c %s "$WORK/usher-memory/state/state.json" 2>/dev/null || echo "?")
-stop_usher
+bench_stop_usher
 
 # ---------------------------------------------------------------------------- report
-label() {
-    case $1 in
-        usher) echo "usher \`GET /_usher/status\`" ;;
-        nginx) echo "nginx static file, open_file_cache" ;;
-        nginx-nofc) echo "nginx static file, default config" ;;
-    esac
-}
+declare -A BENCH_LABELS=([usher]="usher \`GET /_usher/status\`" [nginx]="nginx static file, open_file_cache"
+    [nginx-nofc]="nginx static file, default config")
 log_problems=$(cat "${USHER_LOGS[@]}" | grep -cE ' ERROR |panicked' || true)
 {
     echo "# usher waiting room — status, joins, memory"
     echo
-    about_run
+    bench_about_run
     echo "- nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(openssl version)"
-    echo "- wrk: $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+    echo "- wrk: $(bench_wrk_version)"
     echo "- TLS: ${TLS_INFO[0]}; ${TLS_INFO[1]}"
     echo "- layout: server on core $SERVER_CORE (1 worker); wrk on core $LOAD_CORE; HTTP/1.1 keep-alive over TLS 1.3"
     echo "- room: one room, mode \`paused\` (everybody waits, nobody is called), abandon_after 1h"
-    noise_line
+    bench_noise_line other
     echo "- usher logs: $log_problems ERROR/panic line(s)"
     echo
     echo "## \`/_usher/status\` vs nginx static file"
@@ -451,16 +388,16 @@ log_problems=$(cat "${USHER_LOGS[@]}" | grep -cE ' ERROR |panicked' || true)
     echo "| server | req/s | p50 ms | p99 ms | CPU µs/req | errors |"
     echo "|---|---:|---:|---:|---:|---:|"
     for s in usher nginx nginx-nofc; do
-        printf '| %s | %.0f | %.3f | %.3f | %.1f | %s |\n' "$(label $s)" \
-            "$(col status $s rps)" "$(col status $s p50_ms)" "$(col status $s p99_ms)" \
-            "$(col status $s cpu_us_per_req)" "$(sum_col status $s errors)"
+        printf '| %s | %.0f | %.3f | %.3f | %.1f | %s |\n' "$(bench_label $s)" \
+            "$(bench_col status $s rps)" "$(bench_col status $s p50_ms)" "$(bench_col status $s p99_ms)" \
+            "$(bench_col status $s cpu_us_per_req)" "$(bench_sum_col status $s errors)"
     done
     echo
     for s in nginx nginx-nofc; do
-        awk -v l="$(label $s)" \
-            -v ur="$(col status usher rps)" -v nr="$(col status $s rps)" \
-            -v u99="$(col status usher p99_ms)" -v n99="$(col status $s p99_ms)" \
-            -v uc="$(col status usher cpu_us_per_req)" -v nc="$(col status $s cpu_us_per_req)" \
+        awk -v l="$(bench_label $s)" \
+            -v ur="$(bench_col status usher rps)" -v nr="$(bench_col status $s rps)" \
+            -v u99="$(bench_col status usher p99_ms)" -v n99="$(bench_col status $s p99_ms)" \
+            -v uc="$(bench_col status usher cpu_us_per_req)" -v nc="$(bench_col status $s cpu_us_per_req)" \
             'BEGIN {printf "- usher status / %s: rps ratio **%.2f** (target >= 0.80: %s), p99 ratio %.2f, CPU/req ratio %.2f\n",
                     l, ur / nr, (ur / nr >= 0.8 ? "met" : "**NOT met**"), u99 / n99, uc / nc}'
     done
@@ -468,13 +405,13 @@ log_problems=$(cat "${USHER_LOGS[@]}" | grep -cE ' ERROR |panicked' || true)
     echo "| server | server CPU % | wrk CPU % | other % | server core busy % | load core busy % |"
     echo "|---|---:|---:|---:|---:|---:|"
     for s in usher nginx nginx-nofc; do
-        printf '| %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n' "$(label $s)" \
-            "$(col status $s server_cpu_pct)" "$(col status $s loadgen_cpu_pct)" "$(col status $s other_pct)" \
-            "$(col status $s server_core_busy_pct)" "$(col status $s load_core_busy_pct)"
+        printf '| %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n' "$(bench_label $s)" \
+            "$(bench_col status $s server_cpu_pct)" "$(bench_col status $s loadgen_cpu_pct)" "$(bench_col status $s other_pct)" \
+            "$(bench_col status $s server_core_busy_pct)" "$(bench_col status $s load_core_busy_pct)"
     done
     echo
     for s in usher nginx nginx-nofc; do
-        verdict "$(label $s)" "$(col status $s server_core_busy_pct)" "$(col status $s load_core_busy_pct)"
+        bench_verdict "$(bench_label $s)" "$(bench_col status $s server_core_busy_pct)" "$(bench_col status $s load_core_busy_pct)"
     done
     echo
     echo "## joins/s"
@@ -486,11 +423,11 @@ log_problems=$(cat "${USHER_LOGS[@]}" | grep -cE ' ERROR |panicked' || true)
     echo "| joins/s | p50 ms | p99 ms | CPU µs/join | errors | waiting after a run | server core busy % | load core busy % |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '| %.0f | %.3f | %.3f | %.1f | %s | %.0f | %.0f | %.0f |\n' \
-        "$(col join usher rps)" "$(col join usher p50_ms)" "$(col join usher p99_ms)" \
-        "$(col join usher cpu_us_per_req)" "$(sum_col join usher errors)" "$(col join usher waiting_after)" \
-        "$(col join usher server_core_busy_pct)" "$(col join usher load_core_busy_pct)"
+        "$(bench_col join usher rps)" "$(bench_col join usher p50_ms)" "$(bench_col join usher p99_ms)" \
+        "$(bench_col join usher cpu_us_per_req)" "$(bench_sum_col join usher errors)" "$(bench_col join usher waiting_after)" \
+        "$(bench_col join usher server_core_busy_pct)" "$(bench_col join usher load_core_busy_pct)"
     echo
-    verdict "joins" "$(col join usher server_core_busy_pct)" "$(col join usher load_core_busy_pct)"
+    bench_verdict "joins" "$(bench_col join usher server_core_busy_pct)" "$(bench_col join usher load_core_busy_pct)"
     echo
     echo "## memory per waiting visitor"
     echo
@@ -519,4 +456,4 @@ log_problems=$(cat "${USHER_LOGS[@]}" | grep -cE ' ERROR |panicked' || true)
 
 echo
 cat "$RESULTS"
-log "results written to bench/out/room-results.md"
+bench_log "results written to bench/out/room-results.md"

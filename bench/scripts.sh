@@ -25,11 +25,11 @@ PORT=${PORT:-18379}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$ROOT/bench/out/scripts
 LOGS=$WORK
-# shellcheck source=bench/lib.sh
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$ROOT/bench/lib.sh"
 
-need_tools redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools
-ports_free "$PORT"
+bench_need_tools redis-server:redis-server redis-benchmark:redis-tools redis-cli:redis-tools
+bench_ports_free "$PORT"
 rm -rf "$WORK"
 mkdir -p "$WORK/new" "$WORK/old"
 
@@ -39,14 +39,14 @@ for f in common poll prequeue join settings; do
     cp "$ROOT/$LUA/$f.lua" "$WORK/new/$f.lua"
     git -C "$ROOT" show "$REF:$LUA/$f.lua" >"$WORK/old/$f.lua" 2>/dev/null \
         || git -C "$ROOT" show "$REF:$OLD_LUA/$f.lua" >"$WORK/old/$f.lua" \
-        || die "no $LUA/$f.lua at $REF"
+        || bench_die "no $LUA/$f.lua at $REF"
 done
 
 taskset -c 0 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
     --daemonize no >"$WORK/redis.log" 2>&1 &
 MAIN_PIDS+=($!)
 cli() { redis-cli -p "$PORT" "$@"; }
-wait_for redis sh -c "redis-cli -p $PORT ping | grep -q PONG"
+bench_wait_for redis sh -c "redis-cli -p $PORT ping | grep -q PONG"
 
 # load <version> <script> → SHA1 of common.lua + the script, as src/store/redis/mod.rs builds it.
 load() { cli SCRIPT LOAD "$(printf '%s\n%s' "$(cat "$WORK/$1/common.lua")" "$(cat "$WORK/$1/$2.lua")")"; }
@@ -77,7 +77,7 @@ done
 
 RAW=$WORK/raw.tsv
 printf 'round\tversion\tscript\tcalls\tusec\tusec_per_call\n' >"$RAW"
-stat() {  # usec and calls of evalsha so far
+evalsha_stats() {  # usec and calls of evalsha so far
     cli INFO commandstats | tr -d '\r' | awk -F'[:,=]' '/^cmdstat_evalsha:/ {print $5, $3}'
 }
 run() {  # round version script
@@ -88,19 +88,19 @@ run() {  # round version script
         prequeue) args="$(keys "$2-pre") $now_ms 7" ;;
         join) args="$(keys "$2-line") $now_ms s 7" ;;
     esac
-    read -r u0 c0 < <(stat)
+    read -r u0 c0 < <(evalsha_stats)
     # shellcheck disable=SC2086
     taskset -c 1 redis-benchmark -p "$PORT" -c 1 -n "$CALLS" EVALSHA "$sha" 10 $args >/dev/null
-    read -r u1 c1 < <(stat)
+    read -r u1 c1 < <(evalsha_stats)
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" $((c1 - c0)) $((u1 - u0)) \
         "$(awk -v u=$((u1 - u0)) -v c=$((c1 - c0)) 'BEGIN {printf "%.2f", u / c}')" >>"$RAW"
-    log "round $1: $2 $3: $(tail -1 "$RAW" | cut -f6) µs/call"
+    bench_log "round $1: $2 $3: $(tail -1 "$RAW" | cut -f6) µs/call"
 }
 # The poll must find a waiting place and the prequeue no draw: check once, both versions.
 for v in new old; do
     # shellcheck disable=SC2046
     r=$(cli EVALSHA "$(load $v poll)" 10 $(keys "$v-line") "$now_ms" $((LINE / 2)) 0 | head -2 | tr '\n' ' ')
-    [[ $r == "1 $((LINE / 2)) " ]] || die "$v poll: expected paused with $((LINE / 2)) ahead, got: $r"
+    [[ $r == "1 $((LINE / 2)) " ]] || bench_die "$v poll: expected paused with $((LINE / 2)) ahead, got: $r"
 done
 for round in $(seq 1 "$ROUNDS"); do
     if ((round % 2)); then order="new old"; else order="old new"; fi
@@ -109,12 +109,12 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
-med() { awk -F'\t' -v v="$1" -v s="$2" '$2 == v && $3 == s {print $6}' "$RAW" | median; }
+med() { awk -F'\t' -v v="$1" -v s="$2" '$2 == v && $3 == s {print $6}' "$RAW" | bench_median; }
 results=$ROOT/bench/out/scripts-results.md
 {
     echo "# Queue scripts in Redis: µs per call"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "- date: $(bench_date); machine: $(nproc) cores, $(bench_cpu_model)"
     echo "- redis: $(redis-server --version | awk '{print $3}' | tr -d 'v='), private, no persistence, core 0; redis-benchmark -c 1 on core 1"
     echo "- new: the working tree of $(git -C "$ROOT" rev-parse --short HEAD); old: $REF ($(git -C "$ROOT" rev-parse --short "$REF"))"
     echo "- $ROUNDS rounds × $CALLS calls per script and version, order alternated; **medians** of Redis's own usec/calls"
