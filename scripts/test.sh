@@ -12,10 +12,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # <command>:<Debian package>, one per program the tests start:
 #   redis-server  the Redis store and several nodes (tests/common/redis.rs,
-#                 src/store/redis_test_server.rs)
+#                 src/store/redis/tests/server.rs)
 #   chromium      the waiting page and the web UI, headless (tests/common/cdp.rs)
 #   kill          signals to the real binary and to redis-server (tests/binary.rs,
-#                 src/store/redis_test_server.rs); slim images lack procps
+#                 src/store/redis/tests/server.rs); slim images lack procps
 #   curl          no test starts it; the README's examples and bench/ use it
 needs=(redis-server:redis-server chromium:chromium kill:procps curl:curl)
 
