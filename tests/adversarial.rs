@@ -5,19 +5,17 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine;
-use common::visitor::{Setup, Visitor};
-use common::{upstream, Pki};
+use common::harness::Harness;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use usher::pass::Session;
 
 /// Sends `bytes` as-is over a fresh TLS connection and reads until the server closes or
 /// goes quiet; returns the status code (0 if none) and the whole answer.
-async fn raw(pki: &Pki, addr: SocketAddr, bytes: &[u8]) -> (u16, String, bool) {
-    let mut tls = pki.tls(addr, &[b"http/1.1"]).await;
+async fn raw(proxy: &Harness, bytes: &[u8]) -> (u16, String, bool) {
+    let mut tls = proxy.connect(&[b"http/1.1"]).await;
     // The server may answer and close before an oversize request is fully written.
     let _ = tls.write_all(bytes).await;
     let _ = tls.flush().await;
@@ -55,13 +53,8 @@ fn now() -> u64 {
 }
 
 /// Asks for `path` as an app (JSON) with `headers`; the status and body.
-async fn api(
-    pki: &Pki,
-    addr: SocketAddr,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> (u16, serde_json::Value) {
-    let mut v = Visitor::new(pki, addr).await;
+async fn api(proxy: &Harness, path: &str, headers: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let mut v = proxy.visitor().await;
     let mut h = vec![("accept", "application/json")];
     h.extend_from_slice(headers);
     let r = v.send("GET", path, &h).await;
@@ -70,19 +63,18 @@ async fn api(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn forty_attacks_none_reaches_the_site() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     let room = ["mode = \"paused\"", "max_active = 5"];
-    let mut text = s.config_with(up.addr, &room, &[("forwarding", "trusted_proxies = []")]);
-    // An operator's bypass for an internal network: a spoofed forwarding header must not
-    // put an outsider in it.
-    text.push_str("[[bypass]]\ncidrs = [\"10.0.0.0/8\"]\n");
-    // A room written in the operator's own script: browsers send it percent-encoded.
-    text.push_str("[[rooms]]\nname = \"ticketing\"\npaths = [\"/예매\"]\nmode = \"paused\"\n");
-    let settings = usher::config::Settings::from_toml(&text).unwrap();
-    let proxy = usher::server::start(&settings).await.unwrap();
-    let addr = proxy.public_addr;
-    let pki = &s.pki;
+    let proxy = Harness::builder()
+        .room(&room)
+        .line("forwarding", "trusted_proxies = []")
+        // An operator's bypass for an internal network: a spoofed forwarding header must
+        // not put an outsider in it.
+        .config_toml("[[bypass]]\ncidrs = [\"10.0.0.0/8\"]\n")
+        // A room written in the operator's own script: browsers send it percent-encoded.
+        .config_toml("[[rooms]]\nname = \"ticketing\"\npaths = [\"/예매\"]\nmode = \"paused\"\n")
+        .start()
+        .await;
+    let (s, up) = (proxy.setup(), proxy.up());
     let t = now();
     let mut attacks = 0usize;
     let hits = up.hits();
@@ -168,7 +160,7 @@ async fn forty_attacks_none_reaches_the_site() {
             } else {
                 ("x-usher-pass", token.as_str())
             };
-            let (status, body) = api(pki, addr, "/book", &[h]).await;
+            let (status, body) = api(&proxy, "/book", &[h]).await;
             assert_eq!(
                 (status, body["state"].as_str()),
                 (503, Some("paused")),
@@ -180,11 +172,11 @@ async fn forty_attacks_none_reaches_the_site() {
 
     // A pass that was valid, replayed after its session ended.
     let (replayed, claims) = insider.mint("booking", "v2", session, t).unwrap();
-    let mut holder = Visitor::new(pki, addr).await;
+    let mut holder = proxy.visitor().await;
     holder.jar.insert("usher_pass".into(), replayed.clone());
     let left = holder.send("POST", "/_usher/leave", &[]).await;
     assert_eq!(left.json()["state"], "left", "{}", left.body);
-    let (status, body) = api(pki, addr, "/book", &[("x-usher-pass", &replayed)]).await;
+    let (status, body) = api(&proxy, "/book", &[("x-usher-pass", &replayed)]).await;
     assert_eq!(
         (status, body["state"].as_str()),
         (503, Some("paused")),
@@ -194,7 +186,7 @@ async fn forty_attacks_none_reaches_the_site() {
 
     // ── Tickets: a forged, tampered or foreign ticket is never a call; at best the
     // visitor is put at the back of the line.
-    let mut first = Visitor::new(pki, addr).await;
+    let mut first = proxy.visitor().await;
     first.get("/book").await;
     let real_ticket = first.jar.get("usher_ticket").unwrap().clone();
     let mut tampered = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -209,7 +201,7 @@ async fn forty_attacks_none_reaches_the_site() {
         ("ticket of 3 KB", "B".repeat(3000)),
     ];
     for (name, ticket) in &tickets {
-        let mut v = Visitor::new(pki, addr).await;
+        let mut v = proxy.visitor().await;
         v.jar.insert("usher_ticket".into(), ticket.clone());
         // Asking for its standing with it: no such ticket, and no place is made up.
         let st = v.status().await;
@@ -233,8 +225,7 @@ async fn forty_attacks_none_reaches_the_site() {
     }
     // A ticket for the line presented as an app's bearer token for another room.
     let (status, body) = api(
-        pki,
-        addr,
+        &proxy,
         "/_usher/status?room=other",
         &[("authorization", &format!("Bearer {real_ticket}"))],
     )
@@ -255,8 +246,7 @@ async fn forty_attacks_none_reaches_the_site() {
     // drops Content-Length, answers and closes the connection (RFC 9112 §6.1); what usher
     // forwards is re-framed by usher, so the two can never be read two ways downstream.
     let (status, text, closed) = raw(
-        pki,
-        addr,
+        &proxy,
         b"POST /book HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /book HTTP/1.1\r\nHost: localhost\r\n\r\n",
     )
     .await;
@@ -278,7 +268,7 @@ async fn forty_attacks_none_reaches_the_site() {
         ("two Host headers", b"GET /book HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n"),
     ];
     for (name, bytes) in smuggling {
-        let (status, text, closed) = raw(pki, addr, bytes).await;
+        let (status, text, closed) = raw(&proxy, bytes).await;
         assert_eq!(status, 400, "{name}: {text}");
         assert!(closed, "{name}: the connection is closed after a 400");
         attacks += 1;
@@ -286,8 +276,7 @@ async fn forty_attacks_none_reaches_the_site() {
     // A malformed chunk: the room answers without reading the body, and the connection
     // (its body unread) is closed rather than parsed on.
     let (status, _, closed) = raw(
-        pki,
-        addr,
+        &proxy,
         b"POST /book HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
     )
     .await;
@@ -316,7 +305,7 @@ async fn forty_attacks_none_reaches_the_site() {
         ("/other/%zz", 400),
     ];
     for (path, want) in paths {
-        let (status, body) = api(pki, addr, path, &[]).await;
+        let (status, body) = api(&proxy, path, &[]).await;
         assert_eq!(status, want, "{path}: {body}");
         match want {
             404 => assert_eq!(body["error"]["code"], "no_ticket", "{path}: {body}"),
@@ -339,7 +328,7 @@ async fn forty_attacks_none_reaches_the_site() {
         "/other/..//%EC%98%88%EB%A7%A4",
         "/%EC%98%88%EB%A7%A4/./seat",
     ] {
-        let (status, body) = api(pki, addr, path, &[]).await;
+        let (status, body) = api(&proxy, path, &[]).await;
         assert_eq!(
             (status, body["room"].as_str()),
             (503, Some("ticketing")),
@@ -351,7 +340,7 @@ async fn forty_attacks_none_reaches_the_site() {
         let request = format!(
             "GET {raw_path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n"
         );
-        let (status, text, _) = raw(pki, addr, request.as_bytes()).await;
+        let (status, text, _) = raw(&proxy, request.as_bytes()).await;
         assert_eq!(status, want, "raw {raw_path}: {text}");
         if want == 503 {
             assert!(text.contains("\"ticketing\""), "raw {raw_path}: {text}");
@@ -379,7 +368,7 @@ async fn forty_attacks_none_reaches_the_site() {
             ("x-usher-complete", "1"),
         ),
     ] {
-        let (status, body) = api(pki, addr, "/book", &[h]).await;
+        let (status, body) = api(&proxy, "/book", &[h]).await;
         assert_eq!(
             (status, body["state"].as_str()),
             (503, Some("paused")),
@@ -424,7 +413,7 @@ async fn forty_attacks_none_reaches_the_site() {
         ),
     ];
     for (name, bytes, want) in oversize {
-        let (status, text, _) = raw(pki, addr, &bytes).await;
+        let (status, text, _) = raw(&proxy, &bytes).await;
         assert_eq!(status, want, "{name}: {}", &text[..text.len().min(300)]);
         attacks += 1;
     }
