@@ -51,6 +51,8 @@ fn assert_accounted(s: &Summary) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_thousand_visitors_rush_1111_coupons_and_none_is_oversold() {
+    // The report is checked in Chromium at the end: say at once if it is missing.
+    common::require("chromium");
     // The demo room lets 3 in at 30 a minute; a rehearsal of 3,000 needs a wider door to
     // finish in seconds — still narrow enough that most visitors wait in line.
     let options = DemoOptions {

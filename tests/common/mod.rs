@@ -136,6 +136,26 @@ impl TlsClient {
     }
 }
 
+/// Fails the test at once, saying how to install it, when `program` (`redis-server`,
+/// `chromium`) is not on PATH: one clear message instead of a panic deep inside a
+/// start-up.
+#[track_caller]
+pub fn require(program: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    assert!(
+        on_path,
+        "this test needs `{program}`, which is not installed (not on PATH). Install it with \
+         `apt-get update && apt-get install -y {program}` (Debian's package of that name; \
+         `.ci/run` installs it before running the tests)"
+    );
+}
+
 /// GET over HTTP/1.1 with a Host header; returns status, headers and the whole body.
 pub async fn get(
     send: &mut http1::SendRequest<TBody>,
