@@ -19,12 +19,16 @@ use super::{Pki, TlsClient};
 /// What a proxy's config points at: a PKI, a pass signing key on disk (so tests can forge
 /// with the real key) and a state directory.
 pub struct Setup {
+    /// The CA and the proxy's certificate; the pass keys are written next to them.
     pub pki: Pki,
+    /// The pass signing key (`pass-1`), PEM.
     pub key_pem: String,
+    /// The proxy's `state.dir`.
     pub state_dir: tempfile::TempDir,
 }
 
 impl Setup {
+    /// A new PKI, a new pass key pair written to its directory, an empty state dir.
     pub fn new() -> Self {
         let pki = Pki::new();
         let pair = usher::pass::keys::generate().unwrap();
