@@ -8,8 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::upstream;
-use common::visitor::Setup;
+use common::harness::Harness;
 use usher::protocol::challenge::{leading_zero_bits, solve};
 use usher::store::Store;
 
@@ -55,12 +54,13 @@ impl Client {
 
 /// The proxy behind a trusted front proxy (loopback), so test clients can come from any
 /// address; `room` and `abuse` lines are added to the booking room and `[abuse]`.
-async fn start(s: &Setup, up: SocketAddr, room: &[&str], abuse: &[&str]) -> usher::server::Running {
-    let mut extra = vec![("forwarding", "trusted_proxies = [\"127.0.0.1/32\"]")];
-    extra.extend(abuse.iter().map(|l| ("abuse", *l)));
-    let text = s.config_with(up, room, &extra);
-    let settings = usher::config::Settings::from_toml(&text).unwrap();
-    usher::server::start(&settings).await.unwrap()
+async fn start(room: &[&str], abuse: &[&str]) -> Harness {
+    Harness::builder()
+        .room(room)
+        .line("forwarding", "trusted_proxies = [\"127.0.0.1/32\"]")
+        .lines("abuse", abuse)
+        .start()
+        .await
 }
 
 const QUEUE: [&str; 2] = ["mode = \"queue\"", "max_active = 1"];
@@ -72,11 +72,9 @@ fn has_ticket(set: &[String]) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bot_farm_that_does_not_solve_the_challenge_gets_no_place() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
-    let proxy = start(&s, up.addr, &QUEUE, &["challenge_bits = 12"]).await;
-    let (addr, cfg) = (proxy.public_addr, s.pki.client_config(&[]));
-    let gate = proxy.gate.clone().unwrap();
+    let proxy = start(&QUEUE, &["challenge_bits = 12"]).await;
+    let (addr, cfg) = (proxy.public(), proxy.client_config(&[]));
+    let (gate, up) = (proxy.gate(), proxy.up());
     let hits = up.hits();
 
     // 1,000 scripted clients from 1,000 addresses, 50 at a time: asking for the site, for
@@ -145,7 +143,7 @@ async fn a_bot_farm_that_does_not_solve_the_challenge_gets_no_place() {
         "no bot holds a place"
     );
     assert_eq!(up.hits(), hits, "no bot reached the site");
-    let m = proxy.metrics.render();
+    let m = proxy.metrics();
     assert!(common::sample(&m, "usher_abuse_total", &[("event", "challenge_issued")]) >= 1000.0);
     assert!(common::sample(&m, "usher_abuse_total", &[("event", "challenge_failed")]) >= 500.0);
 
@@ -178,11 +176,7 @@ async fn a_bot_farm_that_does_not_solve_the_challenge_gets_no_place() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_network_that_solves_every_challenge_gets_no_more_than_its_share() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     let proxy = start(
-        &s,
-        up.addr,
         &QUEUE,
         &[
             "challenge_bits = 8",
@@ -193,7 +187,7 @@ async fn one_network_that_solves_every_challenge_gets_no_more_than_its_share() {
         ],
     )
     .await;
-    let (addr, cfg) = (proxy.public_addr, s.pki.client_config(&[]));
+    let (addr, cfg) = (proxy.public(), proxy.client_config(&[]));
     let hoarder = Client {
         ip: "203.0.113.66".into(),
         cfg: cfg.clone(),
@@ -232,14 +226,7 @@ async fn one_network_that_solves_every_challenge_gets_no_more_than_its_share() {
         .find(|c| c.starts_with("usher_ticket="))
         .unwrap()
         .clone();
-    let before = proxy
-        .gate
-        .as_ref()
-        .unwrap()
-        .store
-        .stats("booking")
-        .await
-        .unwrap();
+    let before = proxy.gate().store.stats("booking").await.unwrap();
     let mut aheads = Vec::new();
     for _ in 0..5 {
         let (status, body, _) = neighbour.call("GET", "/book", &[("cookie", &ticket)]).await;
@@ -250,14 +237,7 @@ async fn one_network_that_solves_every_challenge_gets_no_more_than_its_share() {
         aheads.windows(2).all(|w| w[0] == w[1]),
         "one place: {aheads:?}"
     );
-    let after = proxy
-        .gate
-        .as_ref()
-        .unwrap()
-        .store
-        .stats("booking")
-        .await
-        .unwrap();
+    let after = proxy.gate().store.stats("booking").await.unwrap();
     // Every place handed out, wherever it is now: the room may call the head of the line
     // meanwhile (waiting → called), which moves a place but makes none.
     let places = |s: &usher::room::Stats| {
@@ -275,7 +255,7 @@ async fn one_network_that_solves_every_challenge_gets_no_more_than_its_share() {
     // Asking fast makes the challenge harder for that network only.
     let burst = Client {
         ip: "203.0.113.99".into(),
-        cfg: s.pki.client_config(&[]),
+        cfg: proxy.client_config(&[]),
         addr,
     };
     let mut bits = Vec::new();
@@ -295,20 +275,12 @@ async fn one_network_that_solves_every_challenge_gets_no_more_than_its_share() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_waiting_page_solves_the_challenge_in_the_browser() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
-    let proxy = start(
-        &s,
-        up.addr,
-        &["mode = \"paused\""],
-        &["challenge_bits = 14"],
-    )
-    .await;
-    let addr = proxy.public_addr;
+    let proxy = start(&["mode = \"paused\""], &["challenge_bits = 14"]).await;
+    let addr = proxy.public();
     // Someone is inside, so the browser must wait in line.
     let inside = Client {
         ip: "192.0.2.1".into(),
-        cfg: s.pki.client_config(&[]),
+        cfg: proxy.client_config(&[]),
         addr,
     };
     let (_, _, set) = inside.try_join(true).await;
@@ -328,14 +300,7 @@ async fn the_waiting_page_solves_the_challenge_in_the_browser() {
     let ahead = b.eval("document.getElementById('a').textContent").await;
     assert_eq!(ahead, "1", "one visitor ahead");
     // The ticket cookie is HttpOnly; the store says the browser joined:
-    let stats = proxy
-        .gate
-        .as_ref()
-        .unwrap()
-        .store
-        .stats("booking")
-        .await
-        .unwrap();
+    let stats = proxy.gate().store.stats("booking").await.unwrap();
     assert_eq!(stats.waiting, 2, "{stats:?}");
     proxy.shutdown().await;
 }
@@ -363,11 +328,9 @@ async fn admitted(c: &Client) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pass_copied_to_twenty_clients_is_revoked_and_its_owner_told_why() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     let room = ["mode = \"queue\"", "max_active = 5", "new_per_minute = 0"];
-    let proxy = start(&s, up.addr, &room, &["pass_max_networks = 3"]).await;
-    let (addr, cfg) = (proxy.public_addr, s.pki.client_config(&[]));
+    let proxy = start(&room, &["pass_max_networks = 3"]).await;
+    let (addr, cfg) = (proxy.public(), proxy.client_config(&[]));
     let client = |ip: String| Client {
         ip,
         cfg: cfg.clone(),
@@ -377,12 +340,13 @@ async fn a_pass_copied_to_twenty_clients_is_revoked_and_its_owner_told_why() {
     let pass = admitted(&owner).await;
     let header = [("x-usher-pass", pass.as_str())];
     assert_eq!(owner.call("GET", "/headers", &header).await.0, 200);
-    let gate = proxy.gate.clone().unwrap();
+    let gate = proxy.gate();
     assert_eq!(gate.store.stats("booking").await.unwrap().active, 1);
 
     // Twenty other clients on twenty networks use the copied pass. The owner's network
     // plus two others are tolerated (a phone moving between networks); the fourth
     // network revokes it, for everyone.
+    let up = proxy.up();
     let hits = up.hits();
     let mut answers = Vec::new();
     for i in 0..20 {
@@ -414,7 +378,7 @@ async fn a_pass_copied_to_twenty_clients_is_revoked_and_its_owner_told_why() {
         "the pass cookie is cleared: {set:?}"
     );
     assert_eq!(gate.store.stats("booking").await.unwrap().active, 0);
-    let m = proxy.metrics.render();
+    let m = proxy.metrics();
     assert_eq!(
         common::sample(&m, "usher_abuse_total", &[("event", "pass_shared")]),
         1.0
@@ -425,11 +389,9 @@ async fn a_pass_copied_to_twenty_clients_is_revoked_and_its_owner_told_why() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pass_bound_to_its_network_does_not_work_from_another() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     let room = ["mode = \"queue\"", "max_active = 5", "new_per_minute = 0"];
-    let proxy = start(&s, up.addr, &room, &["bind_pass_to_network = true"]).await;
-    let (addr, cfg) = (proxy.public_addr, s.pki.client_config(&[]));
+    let proxy = start(&room, &["bind_pass_to_network = true"]).await;
+    let (addr, cfg) = (proxy.public(), proxy.client_config(&[]));
     let owner = Client {
         ip: "2001:db8:5:6::1".into(),
         cfg: cfg.clone(),
@@ -457,7 +419,7 @@ async fn a_pass_bound_to_its_network_does_not_work_from_another() {
         "{body}"
     );
     assert_eq!(owner.call("GET", "/headers", &header).await.0, 200);
-    let m = proxy.metrics.render();
+    let m = proxy.metrics();
     assert_eq!(
         common::sample(
             &m,

@@ -5,8 +5,8 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::process::Proc;
-use common::{upstream, Pki};
+use common::harness::Harness;
+use common::upstream;
 use http_body_util::BodyExt;
 
 const BIN: &str = env!("CARGO_BIN_EXE_usher");
@@ -14,14 +14,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_usher");
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_megabytes_stream_both_ways_without_buffering() {
     const MIB50: usize = 50 * 1024 * 1024;
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let text = common::config(&pki, up.addr, &[("limits", "max_body_bytes = \"100MiB\"")]);
-    let proxy = Proc::start(&text, pki.dir.path());
-    let baseline = proxy.peak_rss_kib();
+    let proxy = Harness::builder()
+        .line("limits", "max_body_bytes = \"100MiB\"")
+        .binary()
+        .start()
+        .await;
+    let baseline = proxy.nodes[0].process().peak_rss_kib();
 
     // Upload 50 MiB as a chunked stream; the upstream counts what arrives.
-    let mut c = pki.h1(proxy.public).await;
+    let mut c = proxy.h1().await;
     let chunk = bytes::Bytes::from(vec![b'u'; 64 * 1024]);
     let frames = futures_util::stream::iter(
         (0..MIB50 / chunk.len())
@@ -49,7 +50,7 @@ async fn fifty_megabytes_stream_both_ways_without_buffering() {
     }
     assert_eq!(got, MIB50);
 
-    let peak = proxy.peak_rss_kib();
+    let peak = proxy.nodes[0].process().peak_rss_kib();
     eprintln!("proxy peak RSS: baseline {baseline} KiB, after 2x50 MiB {peak} KiB");
     // Buffering either body whole would add 50 MiB; streaming adds a few buffers.
     assert!(
@@ -61,18 +62,15 @@ async fn fifty_megabytes_stream_both_ways_without_buffering() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_in_flight_requests_then_exits() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let text = common::config(&pki, up.addr, &[]);
-    let mut proxy = Proc::start(&text, pki.dir.path());
-    let (status, _) = common::admin_get(proxy.admin, "/readyz").await;
+    let mut proxy = Harness::builder().binary().start().await;
+    let (status, _) = common::admin_get(proxy.admin(), "/readyz").await;
     assert_eq!(status, 200);
-    let mut c = pki.h1(proxy.public).await;
+    let mut c = proxy.h1().await;
     let in_flight = tokio::spawn(async move { common::get(&mut c, "/slow/1000", &[]).await });
     tokio::time::sleep(Duration::from_millis(250)).await;
     let sent = Instant::now();
     let ok = Command::new("kill")
-        .args(["-TERM", &proxy.pid().to_string()])
+        .args(["-TERM", &proxy.nodes[0].process().pid().to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
@@ -81,7 +79,7 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     // The process exits cleanly once drained.
     let deadline = Instant::now() + Duration::from_secs(10);
     let exit = loop {
-        if let Some(s) = proxy.child.try_wait().unwrap() {
+        if let Some(s) = proxy.nodes[0].process_mut().child.try_wait().unwrap() {
             break s;
         }
         assert!(
@@ -99,16 +97,16 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_reloads_the_config_and_a_bad_file_is_refused() {
-    let pki = Pki::new();
-    let (a, b) = (upstream::spawn().await, upstream::spawn().await);
-    let proxy = Proc::start(&common::config(&pki, a.addr, &[]), pki.dir.path());
+    let b = upstream::spawn().await;
+    let proxy = Harness::builder().binary().start().await;
+    let (admin, pid) = (proxy.admin(), proxy.nodes[0].process().pid());
     let reloads = |result: &'static str| async move {
-        let (_, m) = common::admin_get(proxy.admin, "/metrics").await;
+        let (_, m) = common::admin_get(admin, "/metrics").await;
         common::sample(&m, "usher_config_reloads_total", &[("result", result)])
     };
     let hup = || {
         let ok = Command::new("kill")
-            .args(["-HUP", &proxy.pid().to_string()])
+            .args(["-HUP", &pid.to_string()])
             .status()
             .unwrap();
         assert!(ok.success());
@@ -123,11 +121,11 @@ async fn sighup_reloads_the_config_and_a_bad_file_is_refused() {
     // SIGHUP with the file unchanged: a reload, not the default "terminate".
     hup();
     until("ok", 1.0).await;
-    let mut c = pki.h1(proxy.public).await;
+    let mut c = proxy.h1().await;
     assert_eq!(common::get(&mut c, "/headers", &[]).await.0, 200);
     // Log lines arrive through a pipe read by another thread: wait for them.
     let logged = |what: &'static str| {
-        let log = proxy.log.clone();
+        let log = proxy.nodes[0].process().log.clone();
         async move {
             let deadline = Instant::now() + Duration::from_secs(5);
             while !log.lock().unwrap().iter().any(|l| l.contains(what)) {
@@ -139,8 +137,8 @@ async fn sighup_reloads_the_config_and_a_bad_file_is_refused() {
     };
     logged("SIGHUP").await;
     // A new upstream in the file: the next requests go there, the open connection stays.
-    let path = pki.dir.path().join("usher.toml");
-    std::fs::write(&path, common::config(&pki, b.addr, &[])).unwrap();
+    let path = proxy.config_path();
+    std::fs::write(&path, proxy.config_for(|c| c.upstream(b.addr))).unwrap();
     hup();
     let deadline = Instant::now() + Duration::from_secs(5);
     while b.hits() == 0 {
@@ -356,18 +354,20 @@ fn check_config_rejects_bad_configs_naming_the_field() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_have_one_line_per_request_with_its_span() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
     // One worker: also covers the current-thread runtime the binary picks for it.
-    let text = common::config(&pki, up.addr, &[("runtime", "workers = 1")]);
-    let proxy = Proc::start_with(&text, pki.dir.path(), &["--log-format", "json"], "info");
-    let mut c = pki.h1(proxy.public).await;
+    let proxy = Harness::builder()
+        .line("runtime", "workers = 1")
+        .binary_with(&["--log-format", "json"], "info")
+        .start()
+        .await;
+    let mut c = proxy.h1().await;
     let (status, _, _) =
         common::get(&mut c, "/headers?x=1", &[("x-request-id", "log-test-1")]).await;
     assert_eq!(status, 200);
     let deadline = Instant::now() + Duration::from_secs(5);
     let line = loop {
-        let found = proxy
+        let found = proxy.nodes[0]
+            .process()
             .log
             .lock()
             .unwrap()

@@ -7,34 +7,26 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::harness::{Builder, Harness, Node};
 use common::redis::Redis;
-use common::visitor::{Setup, Visitor};
-use common::{process::Proc, upstream};
+use common::visitor::Visitor;
 use usher::room::Visit;
 use usher::store::Store;
 
 const TOKEN: &str = "cluster-admin-token-0123456789";
 
-/// A config for one node of the cluster: Redis store, shared keys and ticket secret.
-fn node_config(s: &Setup, redis: &Redis, upstream: SocketAddr, room: &[&str]) -> String {
-    let secret = s.state_dir.path().join("shared-ticket.key");
-    if !secret.exists() {
-        let bytes: Vec<u8> = (0..32).map(|_| rand_byte()).collect();
-        std::fs::write(&secret, bytes).unwrap();
-    }
-    let url = format!("url = {:?}", redis.url());
+/// The cluster's config, for every node: the waiting room with `room`, the Redis store,
+/// shared keys and ticket secret.
+fn cluster(redis: &Redis, room: &[&str]) -> Builder {
+    let b = Harness::builder().room(room);
+    let secret = b.setup().state_dir.path().join("shared-ticket.key");
+    let bytes: Vec<u8> = (0..32).map(|_| rand_byte()).collect();
+    std::fs::write(&secret, bytes).unwrap();
     let ticket = format!("ticket_secret = {:?}", secret.display().to_string());
-    let token = format!("token = {TOKEN:?}");
-    s.config_with(
-        upstream,
-        room,
-        &[
-            ("store", url.as_str()),
-            ("store", "lease = \"1s\""),
-            ("state", ticket.as_str()),
-            ("admin", token.as_str()),
-        ],
-    )
+    b.line("store", &format!("url = {:?}", redis.url()))
+        .line("store", "lease = \"1s\"")
+        .line("state", &ticket)
+        .line("admin", &format!("token = {TOKEN:?}"))
 }
 
 fn rand_byte() -> u8 {
@@ -43,14 +35,9 @@ fn rand_byte() -> u8 {
     b[0]
 }
 
-async fn start_node(text: &str) -> usher::server::Running {
-    let settings = usher::config::Settings::from_toml(text).unwrap();
-    usher::server::start(&settings).await.unwrap()
-}
-
 /// The same visitor (same cookies) talking to another node.
-async fn via(s: &Setup, addr: SocketAddr, v: &Visitor) -> Visitor {
-    let mut w = Visitor::new(&s.pki, addr).await;
+async fn via(h: &Harness, addr: SocketAddr, v: &Visitor) -> Visitor {
+    let mut w = h.visitor_at(addr).await;
     w.jar = v.jar.clone();
     w
 }
@@ -78,34 +65,23 @@ async fn until_called(v: &mut Visitor, within: Duration) {
 /// Two in-process nodes on one Redis, guarding a queued room with a single slot.
 struct OneSlot {
     redis: Redis,
-    s: Setup,
-    up: upstream::Upstream,
-    nodes: [usher::server::Running; 2],
+    h: Harness,
     addrs: [SocketAddr; 2],
 }
 
 impl OneSlot {
     async fn start() -> Self {
         let redis = Redis::start();
-        let s = Setup::new();
-        let up = upstream::spawn().await;
         let room = ["mode = \"queue\"", "max_active = 1", "new_per_minute = 0"];
-        let text = node_config(&s, &redis, up.addr, &room);
-        let nodes = [start_node(&text).await, start_node(&text).await];
-        let addrs = [nodes[0].public_addr, nodes[1].public_addr];
-        Self {
-            redis,
-            s,
-            up,
-            nodes,
-            addrs,
-        }
+        let h = cluster(&redis, &room).nodes(2).start().await;
+        let addrs = [h.nodes[0].public, h.nodes[1].public];
+        Self { redis, h, addrs }
     }
 }
 
 /// A new visitor through `addr`, let in (their pass in the jar) once called.
-async fn let_in(s: &Setup, addr: SocketAddr) -> Visitor {
-    let mut v = Visitor::new(&s.pki, addr).await;
+async fn let_in(h: &Harness, addr: SocketAddr) -> Visitor {
+    let mut v = h.visitor_at(addr).await;
     v.get("/book").await;
     until_called(&mut v, Duration::from_secs(10)).await;
     v
@@ -126,8 +102,6 @@ fn lease(metrics: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_nodes_serve_one_line_in_one_global_order() {
     let redis = Redis::start();
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     const MAX: usize = 5;
     const N: usize = 500;
     let room = [
@@ -136,17 +110,17 @@ async fn two_nodes_serve_one_line_in_one_global_order() {
         "new_per_minute = 0",
         "abandon_after = \"5m\"",
     ];
-    let text = node_config(&s, &redis, up.addr, &room);
-    let nodes = [start_node(&text).await, start_node(&text).await];
-    let addrs = [nodes[0].public_addr, nodes[1].public_addr];
+    let h = cluster(&redis, &room).nodes(2).start().await;
+    let (nodes, up) = (&h.nodes, h.up());
+    let addrs = [nodes[0].public, nodes[1].public];
 
     // 500 visitors join, alternating between the nodes; each asks the *other* node where
     // it stands and gets the exact number of visitors who joined before it.
     let mut line = Vec::new();
     for i in 0..N {
-        let mut v = Visitor::new(&s.pki, addrs[i % 2]).await;
+        let mut v = h.visitor_at(addrs[i % 2]).await;
         assert!(v.get("/book").await.body.contains("data-state=\"paused\""));
-        let mut w = via(&s, addrs[(i + 1) % 2], &v).await;
+        let mut w = via(&h, addrs[(i + 1) % 2], &v).await;
         let st = w.status().await;
         assert_eq!(st["state"], "paused", "{st}");
         assert_eq!(st["ahead"].as_u64(), Some(i as u64), "visitor {i}: {st}");
@@ -156,7 +130,7 @@ async fn two_nodes_serve_one_line_in_one_global_order() {
     // The operator starts the sale on node A; the setting lives in Redis, so node B's
     // visitors see it too, and whichever node holds the lease calls them.
     let (status, _) = common::plain_json(
-        nodes[0].admin_addr,
+        nodes[0].admin,
         "PATCH",
         "/admin/rooms/booking",
         &[("authorization", &format!("Bearer {TOKEN}"))],
@@ -169,7 +143,7 @@ async fn two_nodes_serve_one_line_in_one_global_order() {
     for (i, mut v) in line.into_iter().enumerate() {
         // Visitor i holds place i. The store itself says where place i − 1 stands, without
         // touching it (a visitor's own status call could re-join a place already used).
-        let gate = nodes[(i + 1) % 2].gate.clone().unwrap();
+        let gate = nodes[(i + 1) % 2].gate();
         tasks.push(tokio::spawn(async move {
             until_called(&mut v, Duration::from_secs(180)).await;
             // Called in join order: whoever joined just before is no longer waiting.
@@ -207,31 +181,25 @@ async fn two_nodes_serve_one_line_in_one_global_order() {
         "every visitor reached the site with a pass ({passes})"
     );
     // Exactly one node calls visitors.
-    let leases: Vec<f64> = [nodes[0].metrics.render(), nodes[1].metrics.render()]
+    let leases: Vec<f64> = [nodes[0].metrics(), nodes[1].metrics()]
         .iter()
         .map(|m| lease(m))
         .collect();
     assert_eq!(leases.iter().sum::<f64>(), 1.0, "lease gauges {leases:?}");
-    for n in nodes {
-        n.shutdown().await;
-    }
+    h.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_the_lease_holder_hands_admission_to_the_other_node() {
     let redis = Redis::start();
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     let room = ["mode = \"queue\"", "max_active = 1", "new_per_minute = 0"];
-    let text = node_config(&s, &redis, up.addr, &room);
-    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut procs = vec![Proc::start(&text, da.path()), Proc::start(&text, db.path())];
+    let mut h = cluster(&redis, &room).binary().nodes(2).start().await;
 
     // Find the node holding the lease (the one whose gauge says 1).
     let deadline = Instant::now() + Duration::from_secs(10);
     let holder = loop {
         let mut found = None;
-        for (i, p) in procs.iter().enumerate() {
+        for (i, p) in h.nodes.iter().enumerate() {
             let (_, m) = common::admin_get(p.admin, "/metrics").await;
             if lease(&m) == 1.0 {
                 found = Some(i);
@@ -243,28 +211,28 @@ async fn killing_the_lease_holder_hands_admission_to_the_other_node() {
         assert!(Instant::now() < deadline, "no node took the lease");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let other = procs[1 - holder].public;
+    let other = h.nodes[1 - holder].public;
 
     // One visitor inside, ten waiting — half of them joined through the doomed node.
-    let mut first = let_in(&s, other).await;
+    let mut first = let_in(&h, other).await;
     assert_eq!(first.get("/headers").await.status, 200);
     let mut waiting = Vec::new();
     for i in 0..10 {
         let node = if i % 2 == 0 {
-            procs[holder].public
+            h.nodes[holder].public
         } else {
             other
         };
-        let mut v = Visitor::new(&s.pki, node).await;
+        let mut v = h.visitor_at(node).await;
         v.get("/book").await;
-        waiting.push(via(&s, other, &v).await);
+        waiting.push(via(&h, other, &v).await);
     }
     for (i, v) in waiting.iter_mut().enumerate() {
         assert_eq!(v.status().await["ahead"].as_u64(), Some(i as u64));
     }
 
     // kill -9 the lease holder, then free the slot through the survivor.
-    let killed = procs.remove(holder);
+    let killed = h.nodes.remove(holder);
     drop(killed);
     let freed = Instant::now();
     first.send("POST", "/_usher/leave", &[]).await;
@@ -290,7 +258,7 @@ async fn killing_the_lease_holder_hands_admission_to_the_other_node() {
         assert_eq!(waiting[i].get("/headers").await.status, 200, "visitor {i}");
         waiting[i].send("POST", "/_usher/leave", &[]).await;
     }
-    let (_, m) = common::admin_get(procs[0].admin, "/metrics").await;
+    let (_, m) = common::admin_get(h.nodes[0].admin, "/metrics").await;
     assert_eq!(lease(&m), 1.0, "the survivor holds the lease");
 }
 
@@ -298,16 +266,15 @@ async fn killing_the_lease_holder_hands_admission_to_the_other_node() {
 async fn a_redis_outage_fails_closed_on_both_nodes_and_the_order_survives_a_restart() {
     let OneSlot {
         mut redis,
-        s,
-        up,
-        nodes,
+        h,
         addrs,
     } = OneSlot::start().await;
-    let mut holder = let_in(&s, addrs[0]).await;
+    let (nodes, up) = (&h.nodes, h.up());
+    let mut holder = let_in(&h, addrs[0]).await;
     assert_eq!(holder.get("/headers").await.status, 200);
     let mut waiting = Vec::new();
     for i in 0..3 {
-        let mut v = Visitor::new(&s.pki, addrs[i % 2]).await;
+        let mut v = h.visitor_at(addrs[i % 2]).await;
         v.get("/book").await;
         assert_eq!(v.status().await["ahead"].as_u64(), Some(i as u64));
         waiting.push(v);
@@ -317,7 +284,7 @@ async fn a_redis_outage_fails_closed_on_both_nodes_and_the_order_survives_a_rest
     let hits = up.hits();
     // Newcomers get the "unavailable" page from either node, never the site.
     for addr in addrs {
-        let mut newcomer = Visitor::new(&s.pki, addr).await;
+        let mut newcomer = h.visitor_at(addr).await;
         let r = newcomer.get("/book").await;
         assert_eq!(r.status, 503);
         assert!(r.body.contains("data-state=\"unavailable\""), "{}", r.body);
@@ -329,18 +296,15 @@ async fn a_redis_outage_fails_closed_on_both_nodes_and_the_order_survives_a_rest
     }
     // The pass holder keeps going, through either node.
     assert_eq!(holder.get("/headers").await.status, 200);
-    let mut holder_b = via(&s, addrs[1], &holder).await;
+    let mut holder_b = via(&h, addrs[1], &holder).await;
     assert_eq!(holder_b.get("/headers").await.status, 200);
     assert_eq!(up.hits(), hits + 2, "only the pass holder reached the site");
     // The holder leaves: during the outage nobody is called all the same.
     holder.send("POST", "/_usher/leave", &[]).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(waiting[0].status().await["state"], "unavailable");
-    for n in &nodes {
-        assert_eq!(
-            common::sample(&n.metrics.render(), "usher_store_up", &[]),
-            0.0
-        );
+    for n in nodes {
+        assert_eq!(common::sample(&n.metrics(), "usher_store_up", &[]), 0.0);
     }
 
     // Redis restarts from its AOF: the line resumes in the same order.
@@ -355,14 +319,12 @@ async fn a_redis_outage_fails_closed_on_both_nodes_and_the_order_survives_a_rest
         assert_eq!(waiting[i].get("/headers").await.status, 200);
         waiting[i].send("POST", "/_usher/leave", &[]).await;
     }
-    for n in nodes {
-        n.shutdown().await;
-    }
+    h.shutdown().await;
 }
 
-fn revoked_refusals(node: &usher::server::Running) -> f64 {
+fn revoked_refusals(node: &Node) -> f64 {
     common::sample(
-        &node.metrics.render(),
+        &node.metrics(),
         "usher_pass_rejections_total",
         &[("reason", "revoked")],
     )
@@ -372,15 +334,14 @@ fn revoked_refusals(node: &usher::server::Running) -> f64 {
 async fn a_session_ended_on_one_node_is_refused_by_the_other_at_once() {
     let OneSlot {
         redis: _redis,
-        s,
-        up,
-        nodes,
+        h,
         addrs,
     } = OneSlot::start().await;
+    let (nodes, up) = (&h.nodes, h.up());
     // The holder is let in through A and uses the site through both nodes; the next
     // visitor waits.
-    let mut holder = let_in(&s, addrs[0]).await;
-    let mut next = Visitor::new(&s.pki, addrs[1]).await;
+    let mut holder = let_in(&h, addrs[0]).await;
+    let mut next = h.visitor_at(addrs[1]).await;
     assert!(next
         .get("/book")
         .await
@@ -388,7 +349,7 @@ async fn a_session_ended_on_one_node_is_refused_by_the_other_at_once() {
         .contains("data-state=\"waiting\""));
     let hits = up.hits();
     assert_eq!(holder.get("/headers").await.status, 200);
-    let mut holder_b = via(&s, addrs[1], &holder).await;
+    let mut holder_b = via(&h, addrs[1], &holder).await;
     assert_eq!(holder_b.get("/headers").await.status, 200);
     assert_eq!(up.hits(), hits + 2, "through both nodes");
     let refused_before = revoked_refusals(&nodes[1]);
@@ -399,7 +360,7 @@ async fn a_session_ended_on_one_node_is_refused_by_the_other_at_once() {
     let r = holder.send("POST", "/_usher/leave", &[]).await;
     assert_eq!(r.json()["state"], "left");
     loop {
-        let mut again = via(&s, addrs[1], &holder_b).await;
+        let mut again = via(&h, addrs[1], &holder_b).await;
         let hits = up.hits();
         let r = again.get("/headers").await;
         if up.hits() == hits {
@@ -421,7 +382,7 @@ async fn a_session_ended_on_one_node_is_refused_by_the_other_at_once() {
     until_called(&mut next, Duration::from_secs(10)).await;
     let hits = up.hits();
     assert_eq!(next.get("/headers").await.status, 200);
-    let r = via(&s, addrs[1], &holder_b).await.get("/headers").await;
+    let r = via(&h, addrs[1], &holder_b).await.get("/headers").await;
     assert!(
         r.body.contains("data-state=\"waiting\""),
         "still refused: {}",
@@ -432,7 +393,5 @@ async fn a_session_ended_on_one_node_is_refused_by_the_other_at_once() {
         hits + 1,
         "only the next visitor reached the site"
     );
-    for n in nodes {
-        n.shutdown().await;
-    }
+    h.shutdown().await;
 }

@@ -5,6 +5,7 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use common::harness::Harness;
 use http_body_util::BodyExt;
 
 type Answer = (u16, serde_json::Value, Vec<String>);
@@ -28,12 +29,10 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_visitor_books_through_the_waiting_room() {
-    let dir = tempfile::tempdir().unwrap();
-    let any = "127.0.0.1:0".parse().unwrap();
-    let demo = usher::demo::start(dir.path(), any, any).await.unwrap();
-    let addr = demo.proxy.public_addr;
+    let demo = Harness::builder().demo().start().await;
+    let addr = demo.public();
     // Trust the demo's self-signed certificate, and nothing else.
-    let cfg = client_config(&demo, &[]);
+    let cfg = demo.client_config(&[]);
     // First request: the room has space (auto mode), so the visitor is in at once.
     let (status, page, set) = call(
         addr,
@@ -81,7 +80,7 @@ async fn a_visitor_books_through_the_waiting_room() {
     .await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 1);
     // Going around the proxy gains nothing: the backend itself refuses without a pass.
-    let tcp = tokio::net::TcpStream::connect(demo.backend.addr)
+    let tcp = tokio::net::TcpStream::connect(demo.backend_addr())
         .await
         .unwrap();
     let (mut send, conn) = hyper::client::conn::http1::handshake::<_, common::TBody>(
@@ -96,8 +95,7 @@ async fn a_visitor_books_through_the_waiting_room() {
         .body(common::empty())
         .unwrap();
     assert_eq!(send.send_request(req).await.unwrap().status(), 401);
-    demo.proxy.shutdown().await;
-    demo.backend.stop();
+    demo.shutdown().await;
 }
 
 /// Passes for `n` visitors, signed with the demo's own key as the proxy would mint them.
@@ -126,21 +124,6 @@ fn demo_passes(dir: &std::path::Path, n: usize) -> Arc<Vec<String>> {
             })
             .collect(),
     )
-}
-
-/// A TLS client trusting only the demo's self-signed certificate, offering `alpn`.
-fn client_config(demo: &usher::demo::Demo, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(demo.proxy.certificate.clone()).unwrap();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Arc::new(cfg)
 }
 
 /// Fires every `(idempotency key, JSON body)` at `path` at once over 8 HTTP/2 connections
@@ -236,8 +219,7 @@ async fn find_event(
 
 /// A demo with 200 visitors' passes and an HTTP/2 client for it: the set-up of each burst.
 struct Burst {
-    dir: tempfile::TempDir,
-    demo: usher::demo::Demo,
+    demo: Harness,
     addr: SocketAddr,
     passes: Arc<Vec<String>>,
     /// HTTP/2 (ALPN h2) for the burst.
@@ -248,15 +230,12 @@ struct Burst {
 
 impl Burst {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let any = "127.0.0.1:0".parse().unwrap();
-        let demo = usher::demo::start(dir.path(), any, any).await.unwrap();
+        let demo = Harness::builder().demo().start().await;
         Self {
-            addr: demo.proxy.public_addr,
-            passes: demo_passes(dir.path(), 200),
-            cfg: client_config(&demo, &[b"h2"]),
-            h1: client_config(&demo, &[]),
-            dir,
+            addr: demo.public(),
+            passes: demo_passes(demo.dir(), 200),
+            cfg: demo.client_config(&[b"h2"]),
+            h1: demo.client_config(&[]),
             demo,
         }
     }
@@ -265,7 +244,6 @@ impl Burst {
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_thousand_attempts_through_the_proxy_sell_exactly_1111_coupons() {
     let Burst {
-        dir,
         demo,
         addr,
         passes,
@@ -295,7 +273,7 @@ async fn twenty_thousand_attempts_through_the_proxy_sell_exactly_1111_coupons() 
         (1111, 20_000 - 1111),
         "exactly 1,111 sold, every other attempt a clean 409"
     );
-    let conn = usher::backend::db::open(&dir.path().join("backend.db")).unwrap();
+    let conn = usher::backend::db::open(&demo.dir().join("backend.db")).unwrap();
     assert_eq!(usher::backend::db::remaining(&conn, coupon).unwrap(), 0);
     let n: i64 = conn
         .query_row(
@@ -305,14 +283,12 @@ async fn twenty_thousand_attempts_through_the_proxy_sell_exactly_1111_coupons() 
         )
         .unwrap();
     assert_eq!(n, 1111, "0 oversold");
-    demo.proxy.shutdown().await;
-    demo.backend.stop();
+    demo.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn through_the_proxy_no_concert_seat_is_ever_booked_twice() {
     let Burst {
-        dir,
         demo,
         addr,
         passes,
@@ -382,7 +358,7 @@ async fn through_the_proxy_no_concert_seat_is_ever_booked_twice() {
     assert!(created > 100, "only {created} bookings went through");
     // The database agrees with what visitors were told: each booked seat belongs to the
     // one booking that claimed it, and inventory + booked seats = the hall.
-    let conn = usher::backend::db::open(&dir.path().join("backend.db")).unwrap();
+    let conn = usher::backend::db::open(&demo.dir().join("backend.db")).unwrap();
     let mut stmt = conn
         .prepare(
             "SELECT s.seat, b.seats FROM seats s JOIN bookings b ON b.id = s.booking_id
@@ -425,6 +401,5 @@ async fn through_the_proxy_no_concert_seat_is_ever_booked_twice() {
         .map(|s| s["seat"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(shown, taken);
-    demo.proxy.shutdown().await;
-    demo.backend.stop();
+    demo.shutdown().await;
 }

@@ -18,8 +18,7 @@ use std::time::Duration;
 
 use common::h2raw::{block, code, flag, frame, frame_head, get, hpack, kind, setting, settings};
 use common::h2raw::{Conn, Signal, PREFACE};
-use common::upstream::{self, Upstream};
-use common::Pki;
+use common::harness::Harness;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Longest wait for any one reaction of the server.
@@ -32,23 +31,10 @@ const H2_BAD_WINDOW_SETTING: u32 = code::PROTOCOL_ERROR;
 /// names FRAME_SIZE_ERROR.
 const H2_BAD_PING_LENGTH: u32 = code::PROTOCOL_ERROR;
 
-struct Fixture {
-    pki: Pki,
-    up: Upstream,
-    proxy: usher::server::Running,
-}
-
-async fn fixture() -> Fixture {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[]).await;
-    Fixture { pki, up, proxy }
-}
-
-impl Fixture {
+impl Harness {
     /// A connection past the preface and the SETTINGS exchange.
     async fn conn(&self) -> Conn {
-        Conn::ready(&self.pki, self.proxy.public_addr).await
+        Conn::ready(self.client(), self.public()).await
     }
 
     /// GET /headers on a fresh connection answers 200 (the proxy is still serving).
@@ -69,7 +55,7 @@ impl Fixture {
     /// The upstream saw exactly `expected` requests, once in-flight ones had time to land.
     async fn hits_are(&self, expected: usize) {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(self.up.hits(), expected, "upstream hits");
+        assert_eq!(self.up().hits(), expected, "upstream hits");
     }
 }
 
@@ -120,7 +106,7 @@ fn rss() -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn valid_requests_are_answered() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let mut c = fx.conn().await;
     c.send(&headers(1, flag::END_STREAM, &block(&get("/headers"), &[])))
         .await
@@ -149,8 +135,8 @@ async fn valid_requests_are_answered() {
 
 /// Sends `bytes` on a fresh TLS connection with ALPN `h2` and reads everything until the
 /// server closes (or `WAIT` passes): the bytes received and whether it closed.
-async fn raw_exchange(fx: &Fixture, bytes: &[u8]) -> (Vec<u8>, bool) {
-    let mut c = Conn::open(&fx.pki, fx.proxy.public_addr).await;
+async fn raw_exchange(fx: &Harness, bytes: &[u8]) -> (Vec<u8>, bool) {
+    let mut c = Conn::open(fx.client(), fx.public()).await;
     let _ = c.send(bytes).await;
     let mut got = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -168,7 +154,7 @@ async fn raw_exchange(fx: &Fixture, bytes: &[u8]) -> (Vec<u8>, bool) {
 /// GOAWAY may be omitted) — on a connection that negotiated `h2`, HTTP/1.1 is not spoken.
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_connection_preface_closes_the_connection() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     for (what, bytes) in [
         (
             "h2spec's invalid preface",
@@ -209,15 +195,16 @@ async fn invalid_connection_preface_closes_the_connection() {
 /// within a few seconds, whatever ALPN said, also after part of the preface.
 #[tokio::test(flavor = "multi_thread")]
 async fn silent_connection_is_closed_by_the_header_timeout() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[("limits", "header_read_timeout = \"1s\"")]).await;
+    let proxy = Harness::builder()
+        .line("limits", "header_read_timeout = \"1s\"")
+        .start()
+        .await;
     for (alpn, bytes) in [
         (&b"h2"[..], &b""[..]),
         (&b"h2"[..], &PREFACE[..16]),
         (&b"http/1.1"[..], &b""[..]),
     ] {
-        let mut tls = pki.tls(proxy.public_addr, &[alpn]).await;
+        let mut tls = proxy.connect(&[alpn]).await;
         tls.write_all(bytes).await.unwrap();
         tls.flush().await.unwrap();
         let mut chunk = [0u8; 4096];
@@ -239,7 +226,7 @@ async fn silent_connection_is_closed_by_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn frames_on_stream_zero_that_need_a_stream_are_connection_errors() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     // §6.2: HEADERS on stream 0.
     let mut c = fx.conn().await;
     c.send(&headers(0, flag::END_STREAM, &block(&get("/headers"), &[])))
@@ -266,7 +253,7 @@ async fn frames_on_stream_zero_that_need_a_stream_are_connection_errors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn even_numbered_client_stream_is_a_protocol_error() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let mut c = fx.conn().await;
     // §5.1.1: streams a client opens have odd identifiers.
     c.send(&headers(2, flag::END_STREAM, &block(&get("/headers"), &[])))
@@ -278,7 +265,7 @@ async fn even_numbered_client_stream_is_a_protocol_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stream_id_going_backwards_is_a_protocol_error() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let mut c = fx.conn().await;
     c.send(&headers(5, flag::END_STREAM, &block(&get("/headers"), &[])))
         .await
@@ -298,7 +285,7 @@ async fn stream_id_going_backwards_is_a_protocol_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn data_on_an_idle_stream_is_a_protocol_error() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let mut c = fx.conn().await;
     // §5.1: idle streams take only HEADERS and PRIORITY.
     c.send(&frame(kind::DATA, flag::END_STREAM, 1, b"hello"))
@@ -310,7 +297,7 @@ async fn data_on_an_idle_stream_is_a_protocol_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn frame_over_max_frame_size_is_a_frame_size_error() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let mut c = fx.conn().await;
     // §4.2: a HEADERS frame (it alters connection state, so a connection error) one byte
     // over the server's SETTINGS_MAX_FRAME_SIZE.
@@ -324,7 +311,7 @@ async fn frame_over_max_frame_size_is_a_frame_size_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_settings_values_are_connection_errors() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     // §6.5.2: INITIAL_WINDOW_SIZE above 2^31-1 → FLOW_CONTROL_ERROR.
     let mut c = fx.conn().await;
     let bad = settings(&[(setting::INITIAL_WINDOW_SIZE, 0x8000_0000)]);
@@ -362,7 +349,7 @@ async fn invalid_settings_values_are_connection_errors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn window_update_of_zero_is_a_protocol_error() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     // §6.9: on the connection → connection error.
     let mut c = fx.conn().await;
     c.send(&frame(kind::WINDOW_UPDATE, 0, 0, &0u32.to_be_bytes()))
@@ -395,7 +382,7 @@ async fn window_update_of_zero_is_a_protocol_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ping_is_answered_with_an_ack_of_the_same_payload() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let mut c = fx.conn().await;
     c.send(&frame(kind::PING, 0, 0, b"usher!h2")).await.unwrap();
     loop {
@@ -419,7 +406,7 @@ async fn ping_is_answered_with_an_ack_of_the_same_payload() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn settings_are_acknowledged() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let mut c = fx.conn().await;
     let ours = settings(&[
         (setting::MAX_CONCURRENT_STREAMS, 100),
@@ -450,7 +437,7 @@ async fn settings_are_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_requests_never_reach_the_site() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let pseudo = get("/headers");
     let p = |name: &str| -> (&'static str, String) {
         pseudo
@@ -535,7 +522,7 @@ async fn malformed_requests_never_reach_the_site() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn continuation_flood_is_cut_off() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     // CVE-2024-27316 style: a header block that never ends, in empty CONTINUATION frames.
     let mut c = fx.conn().await;
     let mut flood = frame(
@@ -602,7 +589,7 @@ async fn continuation_flood_is_cut_off() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rapid_reset_gets_the_connection_closed() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let mut c = fx.conn().await;
     // CVE-2023-44487: 1,000 streams opened and cancelled at once.
     let mut burst = Vec::new();
@@ -633,7 +620,7 @@ async fn rapid_reset_gets_the_connection_closed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn streams_the_server_must_reset_get_the_connection_closed() {
-    let fx = fixture().await;
+    let fx = Harness::start().await;
     let mut c = fx.conn().await;
     // "MadeYouReset" (CVE-2025-8671): 1,000 malformed requests, each one a reset the
     // server sends itself; past its limit it sends GOAWAY instead.
@@ -668,8 +655,8 @@ async fn streams_the_server_must_reset_get_the_connection_closed() {
 #[ignore = "h2 0.4 (under hyper) does not check that SETTINGS comes first: it answers \
             the PING and goes on"]
 async fn preface_not_followed_by_settings_is_a_protocol_error() {
-    let fx = fixture().await;
-    let mut c = Conn::open(&fx.pki, fx.proxy.public_addr).await;
+    let fx = Harness::start().await;
+    let mut c = Conn::open(fx.client(), fx.public()).await;
     c.send(&[PREFACE, &frame(kind::PING, 0, 0, b"12345678")].concat())
         .await
         .unwrap();

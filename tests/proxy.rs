@@ -4,7 +4,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{empty, full, get, upstream, Pki};
+use common::harness::Harness;
+use common::{empty, full, get, upstream};
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 
@@ -17,10 +18,8 @@ fn lines_with<'a>(body: &'a str, name: &str) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http1_through_tls_with_forwarding_headers() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[]).await;
-    let mut c = pki.h1(proxy.public_addr).await;
+    let proxy = Harness::start().await;
+    let mut c = proxy.h1().await;
     let (status, headers, body) = get(&mut c, "/headers", &[]).await;
     assert_eq!(status, 200);
     assert_eq!(lines_with(&body, "version"), ["HTTP/1.1"]);
@@ -45,11 +44,9 @@ async fn http1_through_tls_with_forwarding_headers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn http2_through_tls_reaches_http1_upstream() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[]).await;
-    let mut c = pki.h2(proxy.public_addr).await;
-    let uri = format!("https://localhost:{}/headers", proxy.public_addr.port());
+    let proxy = Harness::start().await;
+    let mut c = proxy.h2().await;
+    let uri = format!("https://localhost:{}/headers", proxy.public().port());
     let resp = c
         .send_request(http::Request::get(&uri).body(empty()).unwrap())
         .await
@@ -69,14 +66,14 @@ async fn http2_through_tls_reaches_http1_upstream() {
     assert_eq!(lines_with(&body, "via"), ["2 usher"]);
     assert_eq!(
         lines_with(&body, "host"),
-        [format!("localhost:{}", proxy.public_addr.port()).as_str()],
+        [format!("localhost:{}", proxy.public().port()).as_str()],
         "HTTP/2 :authority becomes Host"
     );
     // Many concurrent streams on one connection.
     let mut tasks = Vec::new();
     for i in 0..50 {
         let mut c = c.clone();
-        let uri = format!("https://localhost:{}/echo", proxy.public_addr.port());
+        let uri = format!("https://localhost:{}/echo", proxy.public().port());
         tasks.push(tokio::spawn(async move {
             let resp = c
                 .send_request(
@@ -98,10 +95,8 @@ async fn http2_through_tls_reaches_http1_upstream() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hop_by_hop_and_usher_headers_are_removed_both_ways() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[]).await;
-    let mut c = pki.h1(proxy.public_addr).await;
+    let proxy = Harness::start().await;
+    let mut c = proxy.h1().await;
     let (status, headers, body) = get(
         &mut c,
         "/headers",
@@ -152,24 +147,20 @@ async fn hop_by_hop_and_usher_headers_are_removed_both_ways() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn x_forwarded_for_is_replaced_unless_peer_is_trusted() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let untrusting = common::start(&pki, up.addr, &[]).await;
-    let trusting = common::start(
-        &pki,
-        up.addr,
-        &[("forwarding", "trusted_proxies = [\"127.0.0.0/8\"]")],
-    )
-    .await;
+    let untrusting = Harness::start().await;
+    let trusting = Harness::builder()
+        .line("forwarding", "trusted_proxies = [\"127.0.0.0/8\"]")
+        .start()
+        .await;
     let spoof = [
         ("x-forwarded-for", "203.0.113.9"),
         ("x-forwarded-proto", "http"),
     ];
-    let mut c = pki.h1(untrusting.public_addr).await;
+    let mut c = untrusting.h1().await;
     let (_, _, body) = get(&mut c, "/headers", &spoof).await;
     assert_eq!(lines_with(&body, "x-forwarded-for"), ["127.0.0.1"]);
     assert_eq!(lines_with(&body, "x-forwarded-proto"), ["https"]);
-    let mut c = pki.h1(trusting.public_addr).await;
+    let mut c = trusting.h1().await;
     let (_, _, body) = get(&mut c, "/headers", &spoof).await;
     assert_eq!(
         lines_with(&body, "x-forwarded-for"),
@@ -182,14 +173,17 @@ async fn x_forwarded_for_is_replaced_unless_peer_is_trusted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_down_is_502_within_connect_timeout() {
-    let pki = Pki::new();
     // A port that was just free: nothing listens there.
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let proxy = common::start(&pki, dead, &[("upstream", "connect_timeout = \"1s\"")]).await;
-    let mut c = pki.h1(proxy.public_addr).await;
+    let proxy = Harness::builder()
+        .upstream(dead)
+        .line("upstream", "connect_timeout = \"1s\"")
+        .start()
+        .await;
+    let mut c = proxy.h1().await;
     let t = Instant::now();
     let (status, headers, body) = get(&mut c, "/", &[]).await;
     assert!(
@@ -208,7 +202,7 @@ async fn upstream_down_is_502_within_connect_timeout() {
         body.starts_with("{\"error\":{\"code\":\"upstream_unreachable\""),
         "{body}"
     );
-    let m = proxy.metrics.render();
+    let m = proxy.metrics();
     assert_eq!(
         common::sample(&m, "usher_upstream_errors_total", &[("kind", "connect")]),
         2.0
@@ -218,15 +212,11 @@ async fn upstream_down_is_502_within_connect_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_upstream_is_504() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(
-        &pki,
-        up.addr,
-        &[("upstream", "response_timeout = \"300ms\"")],
-    )
-    .await;
-    let mut c = pki.h1(proxy.public_addr).await;
+    let proxy = Harness::builder()
+        .line("upstream", "response_timeout = \"300ms\"")
+        .start()
+        .await;
+    let mut c = proxy.h1().await;
     let t = Instant::now();
     let (status, _, body) = get(&mut c, "/slow/3000", &[]).await;
     assert_eq!(status, 504);
@@ -237,7 +227,7 @@ async fn slow_upstream_is_504() {
     );
     assert!(body.contains("taking too long"), "{body}");
     // A fast request on a fresh connection still works afterwards.
-    let mut c = pki.h1(proxy.public_addr).await;
+    let mut c = proxy.h1().await;
     assert_eq!(get(&mut c, "/slow/10", &[]).await.0, 200);
     proxy.shutdown().await;
 }
@@ -245,10 +235,11 @@ async fn slow_upstream_is_504() {
 #[tokio::test(flavor = "multi_thread")]
 async fn slowloris_client_is_dropped_and_never_reaches_upstream() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[("limits", "header_read_timeout = \"1s\"")]).await;
-    let mut tls = pki.tls(proxy.public_addr, &[b"http/1.1"]).await;
+    let proxy = Harness::builder()
+        .line("limits", "header_read_timeout = \"1s\"")
+        .start()
+        .await;
+    let mut tls = proxy.connect(&[b"http/1.1"]).await;
     let started = Instant::now();
     tls.write_all(b"GET /headers HTTP/1.1\r\nHost: localhost\r\n")
         .await
@@ -281,29 +272,30 @@ async fn slowloris_client_is_dropped_and_never_reaches_upstream() {
         closed_after < Duration::from_secs(4),
         "closed after {closed_after:?}"
     );
-    assert_eq!(up.hits(), 0);
+    assert_eq!(proxy.up().hits(), 0);
     proxy.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_reader_is_cut_off_after_send_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[("limits", "send_timeout = \"1s\"")]).await;
+    let proxy = Harness::builder()
+        .line("limits", "send_timeout = \"1s\"")
+        .start()
+        .await;
     let open = |m: &str| common::sample(m, "usher_open_connections", &[("listener", "public")]);
     // Asks for 200 MiB, reads the first bytes, then stops reading.
-    let mut tls = pki.tls(proxy.public_addr, &[b"http/1.1"]).await;
+    let mut tls = proxy.connect(&[b"http/1.1"]).await;
     tls.write_all(b"GET /big/200 HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let mut buf = [0u8; 1024];
     assert!(tls.read(&mut buf).await.unwrap() > 0);
-    assert_eq!(open(&proxy.metrics.render()), 1.0);
+    assert_eq!(open(&proxy.metrics()), 1.0);
     // Once the socket buffers are full the proxy's writes stall; a second later the
     // connection is gone on the proxy's side, while this client still holds its socket.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while open(&proxy.metrics.render()) > 0.0 {
+    while open(&proxy.metrics()) > 0.0 {
         assert!(
             Instant::now() < deadline,
             "the slow reader still holds its connection"
@@ -328,27 +320,28 @@ async fn slow_reader_is_cut_off_after_send_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_headers_get_431_on_http1_and_http2() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[("limits", "max_header_bytes = \"8KiB\"")]).await;
+    let proxy = Harness::builder()
+        .line("limits", "max_header_bytes = \"8KiB\"")
+        .start()
+        .await;
     let big = "a".repeat(10 * 1024);
-    let mut c = pki.h1(proxy.public_addr).await;
+    let mut c = proxy.h1().await;
     let (status, _, _) = get(&mut c, "/headers", &[("x-big", &big)]).await;
     assert_eq!(status, 431);
     // Far past hyper's buffer: still 431, from hyper itself.
     let huge = "a".repeat(40 * 1024);
-    let mut c = pki.h1(proxy.public_addr).await;
+    let mut c = proxy.h1().await;
     let (status, _, _) = get(&mut c, "/headers", &[("x-huge", &huge)]).await;
     assert_eq!(status, 431);
     // Too many fields.
-    let mut c = pki.h1(proxy.public_addr).await;
+    let mut c = proxy.h1().await;
     let names: Vec<String> = (0..150).map(|i| format!("x-h{i}")).collect();
     let many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
     let (status, _, _) = get(&mut c, "/headers", &many).await;
     assert_eq!(status, 431);
     // HTTP/2.
-    let mut c = pki.h2(proxy.public_addr).await;
-    let uri = format!("https://localhost:{}/headers", proxy.public_addr.port());
+    let mut c = proxy.h2().await;
+    let uri = format!("https://localhost:{}/headers", proxy.public().port());
     let resp = c
         .send_request(
             http::Request::get(&uri)
@@ -359,9 +352,9 @@ async fn oversized_headers_get_431_on_http1_and_http2() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 431);
-    assert_eq!(up.hits(), 0);
+    assert_eq!(proxy.up().hits(), 0);
     // A normal request on HTTP/2 still works.
-    let mut c = pki.h2(proxy.public_addr).await;
+    let mut c = proxy.h2().await;
     let resp = c
         .send_request(http::Request::get(&uri).body(empty()).unwrap())
         .await
@@ -372,20 +365,21 @@ async fn oversized_headers_get_431_on_http1_and_http2() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_bodies_get_413() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[("limits", "max_body_bytes = \"4KiB\"")]).await;
+    let proxy = Harness::builder()
+        .line("limits", "max_body_bytes = \"4KiB\"")
+        .start()
+        .await;
     // Declared too large: refused before the upstream is contacted.
-    let mut c = pki.h1(proxy.public_addr).await;
+    let mut c = proxy.h1().await;
     let req = http::Request::post("/sink")
         .header("host", "localhost")
         .body(full(vec![b'x'; 8192]))
         .unwrap();
     let resp = c.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 413);
-    assert_eq!(up.hits(), 0);
+    assert_eq!(proxy.up().hits(), 0);
     // Streamed (chunked, no length) past the limit: cut off and answered 413.
-    let mut c = pki.h1(proxy.public_addr).await;
+    let mut c = proxy.h1().await;
     let chunks = futures_util::stream::iter((0..16).map(|_| {
         Ok::<_, common::BoxError>(hyper::body::Frame::data(bytes::Bytes::from(vec![
             b'y';
@@ -399,7 +393,7 @@ async fn oversized_bodies_get_413() {
     let resp = c.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 413);
     // Within the limit: fine.
-    let mut c = pki.h1(proxy.public_addr).await;
+    let mut c = proxy.h1().await;
     let req = http::Request::post("/sink")
         .header("host", "localhost")
         .body(full(vec![b'x'; 4000]))
@@ -415,11 +409,9 @@ async fn oversized_bodies_get_413() {
 async fn websocket_echo_through_the_proxy() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[]).await;
-    let tls = pki.tls(proxy.public_addr, &[b"http/1.1"]).await;
-    let url = format!("wss://localhost:{}/ws", proxy.public_addr.port());
+    let proxy = Harness::start().await;
+    let tls = proxy.connect(&[b"http/1.1"]).await;
+    let url = format!("wss://localhost:{}/ws", proxy.public().port());
     let (mut ws, resp) = tokio_tungstenite::client_async(url, tls).await.unwrap();
     assert_eq!(resp.status(), 101);
     for i in 0..20 {
@@ -438,21 +430,19 @@ async fn websocket_echo_through_the_proxy() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_parse_and_move() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[]).await;
-    let (status, text) = common::admin_get(proxy.admin_addr, "/metrics").await;
+    let proxy = Harness::start().await;
+    let (status, text) = common::admin_get(proxy.admin(), "/metrics").await;
     assert_eq!(status, 200);
     let before = common::sample(
         &text,
         "usher_requests_total",
         &[("listener", "public"), ("class", "2xx")],
     );
-    let mut c = pki.h1(proxy.public_addr).await;
+    let mut c = proxy.h1().await;
     for _ in 0..5 {
         assert_eq!(get(&mut c, "/", &[]).await.0, 200);
     }
-    let (_, text) = common::admin_get(proxy.admin_addr, "/metrics").await;
+    let (_, text) = common::admin_get(proxy.admin(), "/metrics").await;
     let after = common::sample(
         &text,
         "usher_requests_total",
@@ -474,7 +464,7 @@ async fn metrics_parse_and_move() {
     // A failed handshake is counted too.
     {
         use tokio::io::AsyncWriteExt;
-        let mut tcp = tokio::net::TcpStream::connect(proxy.public_addr)
+        let mut tcp = tokio::net::TcpStream::connect(proxy.public())
             .await
             .unwrap();
         tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -483,24 +473,22 @@ async fn metrics_parse_and_move() {
         let mut buf = Vec::new();
         let _ = tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut buf).await;
     }
-    let (_, text) = common::admin_get(proxy.admin_addr, "/metrics").await;
+    let (_, text) = common::admin_get(proxy.admin(), "/metrics").await;
     assert_eq!(
         common::sample(&text, "usher_tls_handshakes_total", &[("result", "error")]),
         1.0
     );
-    assert_eq!(common::admin_get(proxy.admin_addr, "/healthz").await.0, 200);
-    assert_eq!(common::admin_get(proxy.admin_addr, "/readyz").await.0, 200);
-    assert_eq!(common::admin_get(proxy.admin_addr, "/nope").await.0, 404);
+    assert_eq!(common::admin_get(proxy.admin(), "/healthz").await.0, 200);
+    assert_eq!(common::admin_get(proxy.admin(), "/readyz").await.0, 200);
+    assert_eq!(common::admin_get(proxy.admin(), "/nope").await.0, 404);
     proxy.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn graceful_shutdown_finishes_in_flight_requests() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[]).await;
-    let addr = proxy.public_addr;
-    let mut c = pki.h1(addr).await;
+    let proxy = Harness::start().await;
+    let addr = proxy.public();
+    let mut c = proxy.h1().await;
     let in_flight = tokio::spawn(async move { get(&mut c, "/slow/800", &[]).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let t = Instant::now();
@@ -521,10 +509,11 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plain_listener_redirects_to_https() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[("listen", "plain = \"127.0.0.1:0\"")]).await;
-    let plain = proxy.plain_addr.unwrap();
+    let proxy = Harness::builder()
+        .line("listen", "plain = \"127.0.0.1:0\"")
+        .start()
+        .await;
+    let plain = proxy.plain();
     let tcp = tokio::net::TcpStream::connect(plain).await.unwrap();
     let (mut send, conn) = hyper::client::conn::http1::handshake::<_, common::TBody>(
         hyper_util::rt::TokioIo::new(tcp),
@@ -536,27 +525,21 @@ async fn plain_listener_redirects_to_https() {
     assert_eq!(status, 308);
     assert_eq!(
         headers["location"],
-        format!(
-            "https://localhost:{}/events?q=ktx",
-            proxy.public_addr.port()
-        )
-        .as_str()
+        format!("https://localhost:{}/events?q=ktx", proxy.public().port()).as_str()
     );
-    assert_eq!(up.hits(), 0);
+    assert_eq!(proxy.up().hits(), 0);
     proxy.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn round_robin_across_upstreams() {
-    let pki = Pki::new();
     let a = upstream::spawn().await;
     let b = upstream::spawn().await;
-    let extra = format!("servers = [\"{}\", \"http://{}\"]", a.addr, b.addr);
-    let mut text = common::config(&pki, a.addr, &[]);
-    text = text.replace(&format!("servers = [\"{}\"]", a.addr), &extra);
-    let settings = usher::config::Settings::from_toml(&text).unwrap();
-    let proxy = usher::server::start(&settings).await.unwrap();
-    let mut c = pki.h1(proxy.public_addr).await;
+    let proxy = Harness::builder()
+        .servers(&[a.addr.to_string(), format!("http://{}", b.addr)])
+        .start()
+        .await;
+    let mut c = proxy.h1().await;
     for _ in 0..10 {
         assert_eq!(get(&mut c, "/", &[]).await.0, 200);
     }
@@ -566,30 +549,24 @@ async fn round_robin_across_upstreams() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dead_upstream_is_skipped_and_bodyless_requests_retried() {
-    let pki = Pki::new();
     let live = upstream::spawn().await;
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let mut text = common::config(&pki, live.addr, &[]);
-    text = text.replace(
-        &format!("servers = [\"{}\"]", live.addr),
-        &format!(
-            "servers = [\"{dead}\", \"{}\"]\nfail_timeout = \"30s\"",
-            live.addr
-        ),
-    );
-    let settings = usher::config::Settings::from_toml(&text).unwrap();
-    let proxy = usher::server::start(&settings).await.unwrap();
-    let mut c = pki.h1(proxy.public_addr).await;
+    let proxy = Harness::builder()
+        .servers(&[dead.to_string(), live.addr.to_string()])
+        .line("upstream", "fail_timeout = \"30s\"")
+        .start()
+        .await;
+    let mut c = proxy.h1().await;
     // Every GET succeeds: the first one that meets the dead server is retried on the live
     // one, and the dead server is then skipped for fail_timeout.
     for _ in 0..10 {
         assert_eq!(get(&mut c, "/", &[]).await.0, 200);
     }
     assert_eq!(live.hits(), 10);
-    let m = proxy.metrics.render();
+    let m = proxy.metrics();
     assert_eq!(
         common::sample(&m, "usher_upstream_errors_total", &[("kind", "connect")]),
         1.0,
@@ -600,29 +577,16 @@ async fn dead_upstream_is_skipped_and_bodyless_requests_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn self_signed_certificate_when_none_is_configured() {
-    use std::sync::Arc;
-    let up = upstream::spawn().await;
-    let text = format!(
-        "[listen]\npublic = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[upstream]\nservers = [\"{}\"]\n",
-        up.addr
-    );
-    let settings = usher::config::Settings::from_toml(&text).unwrap();
-    let proxy = usher::server::start(&settings).await.unwrap();
-    // Trust exactly the generated certificate, for the name it was generated for.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(proxy.certificate.clone()).unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(proxy.public_addr)
+    let proxy = Harness::builder().self_signed().start().await;
+    // Trust exactly the generated certificate (the harness's client trusts what the proxy
+    // serves), for the name it was generated for.
+    let tcp = tokio::net::TcpStream::connect(proxy.public())
         .await
         .unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    let tls = proxy
+        .client()
+        .connector(&[])
         .connect(name, tcp)
         .await
         .expect("the self-signed certificate verifies for localhost");
@@ -640,10 +604,11 @@ async fn self_signed_certificate_when_none_is_configured() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stalled_upstream_body_is_cut_after_read_timeout() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(&pki, up.addr, &[("upstream", "read_timeout = \"500ms\"")]).await;
-    let mut c = pki.h1(proxy.public_addr).await;
+    let proxy = Harness::builder()
+        .line("upstream", "read_timeout = \"500ms\"")
+        .start()
+        .await;
+    let mut c = proxy.h1().await;
     let req = http::Request::get("/stall")
         .header("host", "localhost")
         .body(empty())
@@ -666,15 +631,11 @@ async fn stalled_upstream_body_is_cut_after_read_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stalled_upload_gets_408_after_client_body_timeout() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let proxy = common::start(
-        &pki,
-        up.addr,
-        &[("limits", "client_body_timeout = \"500ms\"")],
-    )
-    .await;
-    let mut c = pki.h1(proxy.public_addr).await;
+    let proxy = Harness::builder()
+        .line("limits", "client_body_timeout = \"500ms\"")
+        .start()
+        .await;
+    let mut c = proxy.h1().await;
     let trickle = futures_util::stream::once(async {
         Ok::<_, common::BoxError>(hyper::body::Frame::data(bytes::Bytes::from_static(
             b"start",
@@ -704,7 +665,6 @@ async fn stalled_upload_gets_408_after_client_body_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn host_header_preserved_rewritten_or_fixed() {
-    let pki = Pki::new();
     let up = upstream::spawn().await;
     let cases = [
         ("preserve", "localhost".to_string()),
@@ -713,8 +673,12 @@ async fn host_header_preserved_rewritten_or_fixed() {
     ];
     for (mode, want) in cases {
         let line = format!("host_header = \"{mode}\"");
-        let proxy = common::start(&pki, up.addr, &[("upstream", &line)]).await;
-        let mut c = pki.h1(proxy.public_addr).await;
+        let proxy = Harness::builder()
+            .upstream(up.addr)
+            .line("upstream", &line)
+            .start()
+            .await;
+        let mut c = proxy.h1().await;
         let (_, _, body) = get(&mut c, "/headers", &[]).await;
         assert_eq!(lines_with(&body, "host"), [want.as_str()], "mode {mode}");
         // X-Forwarded-Host always carries what the visitor asked for.

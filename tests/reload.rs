@@ -6,8 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::visitor::{Setup, Visitor};
-use common::{upstream, Pki};
+use common::harness::Harness;
+use common::Pki;
 
 /// Writes `text` the way editors and config tools do: a new file renamed over the old.
 fn replace(path: &std::path::Path, text: &str) {
@@ -35,20 +35,14 @@ async fn until_metrics(admin: std::net::SocketAddr, within: Duration, f: impl Fn
 
 #[tokio::test(flavor = "multi_thread")]
 async fn max_active_follows_the_file_and_nobody_loses_their_place() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     let room = ["mode = \"queue\"", "new_per_minute = 0", "max_active = 1"];
-    let path = s.state_dir.path().join("usher.toml");
-    std::fs::write(&path, s.config(up.addr, &room)).unwrap();
-    let settings = usher::config::Settings::load(&path).unwrap();
-    let mut proxy = usher::server::start(&settings).await.unwrap();
-    proxy.watch(path.clone(), usher::reload::hangup());
-    let (addr, adm) = (proxy.public_addr, proxy.admin_addr);
+    let proxy = Harness::builder().room(&room).watch().start().await;
+    let (path, adm) = (proxy.config_path(), proxy.admin());
 
     // Eleven visitors: the first is called (max_active 1), ten wait in join order.
     let mut line = Vec::new();
     for _ in 0..11 {
-        let mut v = Visitor::new(&s.pki, addr).await;
+        let mut v = proxy.visitor().await;
         let r = v.get("/book").await;
         assert!(r.body.contains("data-state=\"waiting\""), "{}", r.body);
         line.push(v);
@@ -65,10 +59,8 @@ async fn max_active_follows_the_file_and_nobody_loses_their_place() {
     let edited = Instant::now();
     replace(
         &path,
-        &s.config(
-            up.addr,
-            &["mode = \"queue\"", "new_per_minute = 0", "max_active = 5"],
-        ),
+        &proxy
+            .config_for(|b| b.room(&["mode = \"queue\"", "new_per_minute = 0", "max_active = 5"])),
     );
     line[4].wait_until_called(Duration::from_secs(5)).await;
     let followed = edited.elapsed();
@@ -96,7 +88,7 @@ async fn max_active_follows_the_file_and_nobody_loses_their_place() {
     // An invalid value (not only bad TOML) is refused too.
     replace(
         &path,
-        &s.config(up.addr, &["mode = \"queue\"", "max_active = -3"]),
+        &proxy.config_for(|b| b.room(&["mode = \"queue\"", "max_active = -3"])),
     );
     until_metrics(adm, Duration::from_secs(5), |m| reloads(m, "error") >= 2.0).await;
     let st = line[5].status().await;
@@ -117,10 +109,8 @@ async fn max_active_follows_the_file_and_nobody_loses_their_place() {
     // A good file again: picked up, admission goes on from the same line.
     replace(
         &path,
-        &s.config(
-            up.addr,
-            &["mode = \"queue\"", "new_per_minute = 0", "max_active = 6"],
-        ),
+        &proxy
+            .config_for(|b| b.room(&["mode = \"queue\"", "new_per_minute = 0", "max_active = 6"])),
     );
     line[5].wait_until_called(Duration::from_secs(5)).await;
     proxy.shutdown().await;
@@ -128,18 +118,11 @@ async fn max_active_follows_the_file_and_nobody_loses_their_place() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_certificate_is_served_to_new_handshakes() {
-    let pki = Pki::new();
-    let up = upstream::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("usher.toml");
-    std::fs::write(&path, common::config(&pki, up.addr, &[])).unwrap();
-    let settings = usher::config::Settings::load(&path).unwrap();
-    let mut proxy = usher::server::start(&settings).await.unwrap();
-    proxy.watch(path.clone(), usher::reload::hangup());
-    let addr = proxy.public_addr;
+    let proxy = Harness::builder().watch().start().await;
+    let (pki, addr) = (proxy.pki(), proxy.public());
 
     // A connection made with the old certificate.
-    let mut old = pki.h1(addr).await;
+    let mut old = pki.client.h1(addr).await;
     assert_eq!(common::get(&mut old, "/headers", &[]).await.0, 200);
 
     // A new certificate from another CA is written over the same files (key first, then
@@ -152,7 +135,8 @@ async fn a_rotated_certificate_is_served_to_new_handshakes() {
     loop {
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let ok = next
-            .client(&[b"http/1.1"])
+            .client
+            .connector(&[b"http/1.1"])
             .connect(
                 rustls::pki_types::ServerName::try_from("localhost").unwrap(),
                 tcp,
@@ -171,7 +155,8 @@ async fn a_rotated_certificate_is_served_to_new_handshakes() {
     // New handshakes trusting only the old CA now fail; the old connection still works.
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     assert!(pki
-        .client(&[b"http/1.1"])
+        .client
+        .connector(&[b"http/1.1"])
         .connect(
             rustls::pki_types::ServerName::try_from("localhost").unwrap(),
             tcp
@@ -179,7 +164,7 @@ async fn a_rotated_certificate_is_served_to_new_handshakes() {
         .await
         .is_err());
     assert_eq!(common::get(&mut old, "/headers", &[]).await.0, 200);
-    let mut fresh = next.h1(addr).await;
+    let mut fresh = next.client.h1(addr).await;
     assert_eq!(common::get(&mut fresh, "/headers", &[]).await.0, 200);
     proxy.shutdown().await;
 }

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::visitor::{Setup, Visitor};
-use common::{upstream, Pki};
+use common::harness::Harness;
+use common::visitor::Visitor;
+use common::TlsClient;
 use usher::pass::{KeyRing, Passes, Session};
 
 fn now() -> u64 {
@@ -23,11 +24,12 @@ fn b64(b: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nobody_skips_the_line() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     // Paused: nobody is called, so any request that reaches the upstream skipped the line.
-    let proxy = s.start(up.addr, &["mode = \"paused\""]).await;
-    let addr = proxy.public_addr;
+    let proxy = Harness::builder()
+        .room(&["mode = \"paused\""])
+        .start()
+        .await;
+    let (s, up) = (proxy.setup(), proxy.up());
     let sess = Session {
         idle: 600,
         max: 3600,
@@ -35,7 +37,7 @@ async fn nobody_skips_the_line() {
     let t = now();
 
     let genuine_other_room = {
-        let mut v = Visitor::new(&s.pki, addr).await;
+        let mut v = proxy.visitor().await;
         let r = v.get("/other/x").await; // open room: admitted at once
         assert_eq!(r.status, 200);
         v.jar["usher_pass"].clone()
@@ -68,8 +70,7 @@ async fn nobody_skips_the_line() {
         b64(br#"{"alg":"none","typ":"JWT","kid":"pass-1"}"#),
         parts[1]
     );
-    let jwks: serde_json::Value =
-        serde_json::from_str(&proxy.gate.as_ref().unwrap().passes.jwks()).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&proxy.gate().passes.jwks()).unwrap();
     let x = jwks["keys"][0]["x"].as_str().unwrap().to_string();
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     h.kid = Some("pass-1".into());
@@ -82,12 +83,7 @@ async fn nobody_skips_the_line() {
     // A revoked pass: genuine, then its session ends.
     let revoked = {
         let (p, c) = insider.mint("booking", "v2", sess, t).unwrap();
-        proxy
-            .gate
-            .as_ref()
-            .unwrap()
-            .passes
-            .revoke(&c.jti, c.send, t);
+        proxy.gate().passes.revoke(&c.jti, c.send, t);
         p
     };
     let forged_ticket = format!("{}AAAA", b64(&[1u8; 40]));
@@ -141,7 +137,7 @@ async fn nobody_skips_the_line() {
     ];
     let before = up.hits();
     for (what, headers) in &attempts {
-        let mut v = Visitor::new(&s.pki, addr).await;
+        let mut v = proxy.visitor().await;
         let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         for method in ["GET", "POST"] {
             let r = v.send(method, "/book/1", &hs).await;
@@ -168,7 +164,7 @@ async fn nobody_skips_the_line() {
         before,
         "a request without a valid pass reached the upstream"
     );
-    let m = proxy.metrics.render();
+    let m = proxy.metrics();
     for reason in [
         "expired",
         "not_yet_valid",
@@ -185,7 +181,7 @@ async fn nobody_skips_the_line() {
         );
     }
     // The genuine pass does get through, and the upstream sees it as X-Usher-Pass.
-    let mut v = Visitor::new(&s.pki, addr).await;
+    let mut v = proxy.visitor().await;
     let r = v
         .send(
             "GET",
@@ -208,14 +204,13 @@ async fn nobody_skips_the_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hundred_visitors_are_admitted_in_join_order() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
-    let proxy = s
-        .start(up.addr, &["mode = \"queue\"", "max_active = 1"])
+    let proxy = Harness::builder()
+        .room(&["mode = \"queue\"", "max_active = 1"])
+        .start()
         .await;
     let mut visitors = Vec::new();
     for i in 0..200 {
-        let mut v = Visitor::new(&s.pki, proxy.public_addr).await;
+        let mut v = proxy.visitor().await;
         let r = v.get(&format!("/book?visitor={i}")).await;
         assert_eq!(r.status, 200);
         assert!(v.jar.contains_key("usher_ticket"));
@@ -235,7 +230,7 @@ async fn two_hundred_visitors_are_admitted_in_join_order() {
         assert_eq!(left.json()["state"], "left");
     }
     // The site saw the visitors in join order.
-    let passes = up.sessions.passes.lock().unwrap().clone();
+    let passes = proxy.up().sessions.passes.lock().unwrap().clone();
     assert_eq!(passes.len(), 200);
     let subs: Vec<String> = passes
         .iter()
@@ -256,17 +251,13 @@ async fn two_hundred_visitors_are_admitted_in_join_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn capacity_is_never_exceeded_at_the_site() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
-    let proxy = s
-        .start(up.addr, &["mode = \"queue\"", "max_active = 3"])
+    let proxy = Harness::builder()
+        .room(&["mode = \"queue\"", "max_active = 3"])
+        .start()
         .await;
-    let addr = proxy.public_addr;
     let mut tasks = Vec::new();
     for _ in 0..30 {
-        let pki_cert = s.pki.cert.clone();
-        let _ = pki_cert;
-        let mut v = Visitor::new(&s.pki, addr).await;
+        let mut v = proxy.visitor().await;
         v.get("/book").await;
         tasks.push(tokio::spawn(async move {
             v.wait_until_called(Duration::from_secs(20)).await;
@@ -279,7 +270,8 @@ async fn capacity_is_never_exceeded_at_the_site() {
     for t in tasks {
         t.await.unwrap();
     }
-    let max = up
+    let max = proxy
+        .up()
         .sessions
         .max_inside
         .load(std::sync::atomic::Ordering::SeqCst);
@@ -289,23 +281,22 @@ async fn capacity_is_never_exceeded_at_the_site() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn store_outage_fails_closed_and_pass_holders_keep_going() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
-    let proxy = s
-        .start(up.addr, &["mode = \"queue\"", "max_active = 1"])
+    let proxy = Harness::builder()
+        .room(&["mode = \"queue\"", "max_active = 1"])
+        .start()
         .await;
-    let gate = proxy.gate.clone().unwrap();
-    let mut holder = Visitor::new(&s.pki, proxy.public_addr).await;
+    let (gate, up) = (proxy.gate(), proxy.up());
+    let mut holder = proxy.visitor().await;
     holder.get("/book").await;
     holder.wait_until_called(Duration::from_secs(2)).await;
-    let mut waiter = Visitor::new(&s.pki, proxy.public_addr).await;
+    let mut waiter = proxy.visitor().await;
     waiter.get("/book").await;
     assert_eq!(waiter.status().await["ahead"], 0);
 
     gate.store.memory().unwrap().set_available(false);
     let hits = up.hits();
     // A newcomer is not let in, and is told why (503 page, never the site).
-    let mut newcomer = Visitor::new(&s.pki, proxy.public_addr).await;
+    let mut newcomer = proxy.visitor().await;
     let r = newcomer.get("/book").await;
     assert_eq!(r.status, 503);
     assert!(r.body.contains("data-state=\"unavailable\""));
@@ -319,10 +310,7 @@ async fn store_outage_fails_closed_and_pass_holders_keep_going() {
     holder.send("POST", "/_usher/leave", &[]).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(waiter.status().await["state"], "unavailable");
-    assert_eq!(
-        common::sample(&proxy.metrics.render(), "usher_store_up", &[]),
-        0.0
-    );
+    assert_eq!(common::sample(&proxy.metrics(), "usher_store_up", &[]), 0.0);
 
     gate.store.memory().unwrap().set_available(true);
     // Admission resumes where it was: the waiter is next.
@@ -333,27 +321,22 @@ async fn store_outage_fails_closed_and_pass_holders_keep_going() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn absent_visitor_is_skipped_then_recalled_first() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
-    let proxy = s
-        .start(
-            up.addr,
-            &[
-                "mode = \"queue\"",
-                "max_active = 1",
-                "abandon_after = \"1s\"",
-            ],
-        )
+    let proxy = Harness::builder()
+        .room(&[
+            "mode = \"queue\"",
+            "max_active = 1",
+            "abandon_after = \"1s\"",
+        ])
+        .start()
         .await;
-    let addr = proxy.public_addr;
-    let mut holder = Visitor::new(&s.pki, addr).await;
+    let mut holder = proxy.visitor().await;
     holder.get("/book").await;
     holder.wait_until_called(Duration::from_secs(2)).await;
-    let mut absent = Visitor::new(&s.pki, addr).await;
+    let mut absent = proxy.visitor().await;
     absent.get("/book").await;
-    let mut present = Visitor::new(&s.pki, addr).await;
+    let mut present = proxy.visitor().await;
     present.get("/book").await;
-    let mut late = Visitor::new(&s.pki, addr).await;
+    let mut late = proxy.visitor().await;
     // `absent` stops polling; `present` keeps polling past abandon_after.
     for _ in 0..12 {
         assert_eq!(present.status().await["state"], "waiting");
@@ -373,7 +356,7 @@ async fn absent_visitor_is_skipped_then_recalled_first() {
     present.send("POST", "/_usher/leave", &[]).await;
     absent.wait_until_called(Duration::from_secs(2)).await;
     assert_eq!(late.status().await["state"], "waiting");
-    let m = proxy.metrics.render();
+    let m = proxy.metrics();
     assert_eq!(
         common::sample(&m, "usher_room_events_total", &[("event", "abandoned")]),
         1.0
@@ -383,37 +366,36 @@ async fn absent_visitor_is_skipped_then_recalled_first() {
 
 impl Visitor {
     /// The same visitor (same cookies) on a new connection, e.g. after a restart.
-    async fn reconnect(&mut self, pki: &Pki, addr: SocketAddr) {
-        self.conn = pki.h1(addr).await;
+    async fn reconnect(&mut self, client: &TlsClient, addr: SocketAddr) {
+        self.conn = client.h1(addr).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_dash_nine_loses_nobody_and_keeps_the_order() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
-    let text = s
-        .config(up.addr, &["mode = \"queue\"", "max_active = 1"])
-        .replace("[state]\n", "[state]\nsave_interval = \"100ms\"\n");
-    let proxy = common::process::Proc::start(&text, s.pki.dir.path());
-    let mut holder = Visitor::new(&s.pki, proxy.public).await;
+    let mut proxy = Harness::builder()
+        .room(&["mode = \"queue\"", "max_active = 1"])
+        .line("state", "save_interval = \"100ms\"")
+        .binary()
+        .start()
+        .await;
+    let mut holder = proxy.visitor().await;
     holder.get("/book").await;
     holder.wait_until_called(Duration::from_secs(3)).await;
     let mut line = Vec::new();
     for i in 0..20 {
-        let mut v = Visitor::new(&s.pki, proxy.public).await;
+        let mut v = proxy.visitor().await;
         v.get("/book").await;
         assert_eq!(v.status().await["ahead"], i, "before the crash");
         line.push(v);
     }
     tokio::time::sleep(Duration::from_millis(400)).await; // a save happens
-    drop(proxy); // SIGKILL: no shutdown hook runs
+    proxy.kill_and_restart().await; // SIGKILL: no shutdown hook runs
 
-    let proxy = common::process::Proc::start(&text, s.pki.dir.path());
-    holder.reconnect(&s.pki, proxy.public).await;
+    holder.reconnect(proxy.client(), proxy.public()).await;
     // Tickets come back in reverse order; each holder sees the same place as before.
     for (i, v) in line.iter_mut().enumerate().rev() {
-        v.reconnect(&s.pki, proxy.public).await;
+        v.reconnect(proxy.client(), proxy.public()).await;
         let st = v.status().await;
         assert_eq!(st["state"], "waiting", "{i}: {st}");
         assert_eq!(st["ahead"], i as u64, "{i} after the restart");
@@ -439,17 +421,16 @@ async fn kill_dash_nine_loses_nobody_and_keeps_the_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn waiting_page_in_chromium_counts_down_and_lands_on_the_original_url() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
-    let proxy = s
-        .start(up.addr, &["mode = \"queue\"", "max_active = 1"])
+    let proxy = Harness::builder()
+        .room(&["mode = \"queue\"", "max_active = 1"])
+        .start()
         .await;
-    let addr = proxy.public_addr;
+    let addr = proxy.public();
     // One visitor inside, one waiting ahead of the browser.
-    let mut holder = Visitor::new(&s.pki, addr).await;
+    let mut holder = proxy.visitor().await;
     holder.get("/book").await;
     holder.wait_until_called(Duration::from_secs(2)).await;
-    let mut ahead = Visitor::new(&s.pki, addr).await;
+    let mut ahead = proxy.visitor().await;
     ahead.get("/book").await;
 
     let mut b = common::cdp::Browser::start().await;
@@ -513,14 +494,13 @@ async fn admin(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_api_changes_rooms_live_without_touching_the_line() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     const TOKEN: &str = "test-admin-token-0123456789";
-    let mut text = s.config(up.addr, &["mode = \"queue\"", "max_active = 1"]);
-    text.push_str(&format!("[admin]\ntoken = \"{TOKEN}\"\n"));
-    let settings = usher::config::Settings::from_toml(&text).unwrap();
-    let proxy = usher::server::start(&settings).await.unwrap();
-    let (addr, adm) = (proxy.public_addr, proxy.admin_addr);
+    let proxy = Harness::builder()
+        .room(&["mode = \"queue\"", "max_active = 1"])
+        .line("admin", &format!("token = \"{TOKEN}\""))
+        .start()
+        .await;
+    let adm = proxy.admin();
 
     assert_eq!(admin(adm, "GET", "/admin/rooms", None, "").await.0, 401);
     assert_eq!(
@@ -538,7 +518,7 @@ async fn admin_api_changes_rooms_live_without_touching_the_line() {
 
     let mut line = Vec::new();
     for _ in 0..4 {
-        let mut v = Visitor::new(&s.pki, addr).await;
+        let mut v = proxy.visitor().await;
         v.get("/book").await;
         line.push(v);
     }
@@ -608,7 +588,7 @@ async fn admin_api_changes_rooms_live_without_touching_the_line() {
     line[2].wait_until_called(Duration::from_secs(2)).await;
     assert_eq!(line[3].status().await["ahead"], 0);
     // The admin API is never reachable on the public listener.
-    let mut v = Visitor::new(&s.pki, addr).await;
+    let mut v = proxy.visitor().await;
     let r = v
         .send(
             "GET",
@@ -638,7 +618,7 @@ async fn admin_api_changes_rooms_live_without_touching_the_line() {
     )
     .await;
     assert_eq!(status, 400);
-    let mut newcomer = Visitor::new(&s.pki, addr).await;
+    let mut newcomer = proxy.visitor().await;
     newcomer.get("/book").await;
     assert_eq!(newcomer.status().await["phase"], "prequeue");
     proxy.shutdown().await;
@@ -646,8 +626,6 @@ async fn admin_api_changes_rooms_live_without_touching_the_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prequeue_is_ordered_at_random_at_the_start_then_first_come_first_served() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     let at = |secs_from_now: i64| {
         let t = std::time::SystemTime::now() + Duration::from_secs(secs_from_now.max(0) as u64)
             - Duration::from_secs((-secs_from_now).max(0) as u64);
@@ -655,16 +633,15 @@ async fn prequeue_is_ordered_at_random_at_the_start_then_first_come_first_served
     };
     let prequeue = format!("prequeue_start = \"{}\"", at(-60));
     let start = format!("start = \"{}\"", at(3));
-    let proxy = s
-        .start(
-            up.addr,
-            &["mode = \"queue\"", "max_active = 1", &prequeue, &start],
-        )
+    let proxy = Harness::builder()
+        .room(&["mode = \"queue\"", "max_active = 1", &prequeue, &start])
+        .start()
         .await;
+    let up = proxy.up();
     let hits = up.hits();
     let mut early = Vec::new();
     for i in 0..20 {
-        let mut v = Visitor::new(&s.pki, proxy.public_addr).await;
+        let mut v = proxy.visitor().await;
         let r = v.get(&format!("/book?early={i}")).await;
         assert_eq!(r.status, 200);
         let st = v.status().await;
@@ -679,7 +656,7 @@ async fn prequeue_is_ordered_at_random_at_the_start_then_first_come_first_served
     assert_eq!(up.hits(), hits, "nobody enters before the start");
     // Wait for the start, then a late visitor joins.
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    let mut late = Visitor::new(&s.pki, proxy.public_addr).await;
+    let mut late = proxy.visitor().await;
     late.get("/book?late").await;
     // Admit everyone one at a time and record the order.
     let mut order = Vec::new();
@@ -716,23 +693,19 @@ async fn prequeue_is_ordered_at_random_at_the_start_then_first_come_first_served
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admission_rate_is_never_exceeded_at_the_site() {
-    let s = Setup::new();
-    let up = upstream::spawn().await;
     // 120 a minute = 2 a second (burst of one second's worth), capacity to spare.
-    let proxy = s
-        .start(
-            up.addr,
-            &[
-                "mode = \"queue\"",
-                "max_active = 1000",
-                "new_per_minute = 120",
-            ],
-        )
+    let proxy = Harness::builder()
+        .room(&[
+            "mode = \"queue\"",
+            "max_active = 1000",
+            "new_per_minute = 120",
+        ])
+        .start()
         .await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..30 {
-        let mut v = Visitor::new(&s.pki, proxy.public_addr).await;
+        let mut v = proxy.visitor().await;
         v.get("/book").await;
         tasks.push(tokio::spawn(async move {
             let deadline = Instant::now() + Duration::from_millis(3000);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::harness::{Builder, Harness};
 use usher::demo::DemoOptions;
 use usher::room::Mode;
 use usher::rush::{Arrival, Config, EventChoice, Summary, Trust};
@@ -50,8 +51,8 @@ fn assert_accounted(s: &Summary) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_thousand_visitors_rush_1111_coupons_and_none_is_oversold() {
-    let dir = tempfile::tempdir().unwrap();
-    let any = "127.0.0.1:0".parse().unwrap();
+    // The report is checked in Chromium at the end: say at once if it is missing.
+    common::require("chromium");
     // The demo room lets 3 in at 30 a minute; a rehearsal of 3,000 needs a wider door to
     // finish in seconds — still narrow enough that most visitors wait in line.
     let options = DemoOptions {
@@ -59,16 +60,11 @@ async fn three_thousand_visitors_rush_1111_coupons_and_none_is_oversold() {
         new_per_minute: 60_000,
         mode: Mode::Auto,
     };
-    let demo = usher::demo::start_with(dir.path(), any, any, options)
-        .await
-        .unwrap();
-    let mut config = Config::new(
-        format!("https://localhost:{}", demo.proxy.public_addr.port()),
-        3_000,
-    );
+    let demo = Harness::builder().demo_with(options).start().await;
+    let mut config = Config::new(format!("https://localhost:{}", demo.public().port()), 3_000);
     config.arrival = Arrival::Spike(Duration::from_secs(2));
     config.event = EventChoice::Query("coupon".into());
-    config.trust = Trust::Ca(demo.certificate_file.clone());
+    config.trust = Trust::Ca(demo.certificate_file().to_path_buf());
     config.timeout = Duration::from_secs(90);
     let summary = usher::rush::run(config).await.unwrap();
     let text = summary.text();
@@ -95,10 +91,10 @@ async fn three_thousand_visitors_rush_1111_coupons_and_none_is_oversold() {
     assert!(!summary.timeline.is_empty());
     assert!(summary.timeline.iter().any(|s| s.line.is_some()));
     // The site agrees: 1,111 coupons held by confirmed bookings.
-    assert_eq!(confirmed(dir.path(), event.id), 1111);
+    assert_eq!(confirmed(demo.dir(), event.id), 1111);
 
     // The report: one self-contained page with the numbers and three charts.
-    let report = dir.path().join("rush-report.html");
+    let report = demo.dir().join("rush-report.html");
     usher::rush::write_report(&summary, &report).unwrap();
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
@@ -141,52 +137,47 @@ async fn three_thousand_visitors_rush_1111_coupons_and_none_is_oversold() {
         b.screenshot().await,
     )
     .unwrap();
-    demo.proxy.shutdown().await;
-    demo.backend.stop();
+    demo.shutdown().await;
+}
+
+/// A second proxy in front of the demo's site, with a self-signed certificate, signing
+/// passes with the demo's key (the site checks them) and keeping its state in `state`
+/// under the demo's directory; its rooms are the caller's.
+fn in_front_of(demo: &Harness, state: &str) -> Builder {
+    let q = |p: PathBuf| format!("{:?}", p.display().to_string());
+    let key = q(demo.dir().join("keys/pass-demo.key"));
+    Harness::builder()
+        .self_signed()
+        .line("tls", "self_signed_names = [\"localhost\"]")
+        .upstream(demo.backend_addr())
+        .line("passes", "issuer = \"usher-demo\"")
+        .line("passes", &format!("signing_key = {key}"))
+        .line("state", &format!("dir = {}", q(demo.dir().join(state))))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn visitors_solve_join_challenges_and_book_an_event_by_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let any = "127.0.0.1:0".parse().unwrap();
-    let demo = usher::demo::start(dir.path(), any, any).await.unwrap();
+    let demo = Harness::builder().demo().start().await;
+    let dir = demo.dir();
     // A second proxy in front of the demo's site, signing with the demo's key: a strict
     // room (everyone queues) that asks for a proof of work before a place in line.
-    let q = |p: PathBuf| format!("{:?}", p.display().to_string());
-    let toml = format!(
-        r#"
-[listen]
-public = "127.0.0.1:0"
-admin = "127.0.0.1:0"
-[tls]
-self_signed_names = ["localhost"]
-[upstream]
-servers = ["{backend}"]
-[passes]
-issuer = "usher-demo"
-signing_key = {key}
-[state]
-dir = {state}
-[abuse]
-challenge_bits = 8
-challenge_raise_above = 0
-[[rooms]]
+    let strict = in_front_of(&demo, "strict-state")
+        .lines(
+            "abuse",
+            &["challenge_bits = 8", "challenge_raise_above = 0"],
+        )
+        .config_toml(
+            r#"[[rooms]]
 name = "booking"
 paths = ["/"]
 mode = "queue"
 max_active = 40
 new_per_minute = 60000
 "#,
-        backend = demo.backend.addr,
-        key = q(dir.path().join("keys/pass-demo.key")),
-        state = q(dir.path().join("strict-state")),
-    );
-    let settings = usher::config::Settings::from_toml(&toml).unwrap();
-    let strict = usher::server::start(&settings).await.unwrap();
-    let mut config = Config::new(
-        format!("https://127.0.0.1:{}", strict.public_addr.port()),
-        200,
-    );
+        )
+        .start()
+        .await;
+    let mut config = Config::new(format!("https://127.0.0.1:{}", strict.public().port()), 200);
     config.arrival = Arrival::Ramp(Duration::from_secs(1));
     config.event = EventChoice::Id(3);
     config.trust = Trust::Insecure;
@@ -213,35 +204,20 @@ new_per_minute = 60000
     assert_eq!(summary.oversold, Some(0), "{text}");
     assert_eq!(summary.errors_total, 0, "{:?}\n{text}", summary.errors);
     assert_accounted(&summary);
-    assert_eq!(confirmed(dir.path(), 3), 200);
+    assert_eq!(confirmed(dir, 3), 200);
     strict.shutdown().await;
-    demo.proxy.shutdown().await;
-    demo.backend.stop();
+    demo.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn when_the_site_says_sold_out_the_line_is_told_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let any = "127.0.0.1:0".parse().unwrap();
-    let demo = usher::demo::start(dir.path(), any, any).await.unwrap();
+    let demo = Harness::builder().demo().start().await;
+    let dir = demo.dir();
     // A room for the coupon event alone (the demo's third), listening to the site's
     // X-Usher-Sold-Out: once the last coupon is gone, nobody else is let in to find out.
-    let q = |p: PathBuf| format!("{:?}", p.display().to_string());
-    let toml = format!(
-        r#"
-[listen]
-public = "127.0.0.1:0"
-admin = "127.0.0.1:0"
-[tls]
-self_signed_names = ["localhost"]
-[upstream]
-servers = ["{backend}"]
-[passes]
-issuer = "usher-demo"
-signing_key = {key}
-[state]
-dir = {state}
-[[rooms]]
+    let proxy = in_front_of(&demo, "coupon-state")
+        .config_toml(
+            r#"[[rooms]]
 # The pass audience the site checks.
 name = "booking"
 paths = ["/api/events/3"]
@@ -250,13 +226,10 @@ max_active = 200
 new_per_minute = 30000
 close_when_sold_out = true
 "#,
-        backend = demo.backend.addr,
-        key = q(dir.path().join("keys/pass-demo.key")),
-        state = q(dir.path().join("coupon-state")),
-    );
-    let settings = usher::config::Settings::from_toml(&toml).unwrap();
-    let proxy = usher::server::start(&settings).await.unwrap();
-    let target = format!("https://127.0.0.1:{}", proxy.public_addr.port());
+        )
+        .start()
+        .await;
+    let target = format!("https://127.0.0.1:{}", proxy.public().port());
     let mut config = Config::new(target.clone(), 4_000);
     config.arrival = Arrival::Spike(Duration::from_secs(2));
     config.event = EventChoice::Id(3);
@@ -270,7 +243,7 @@ close_when_sold_out = true
     assert_eq!(summary.oversold, Some(0), "{text}");
     assert_eq!(summary.errors_total, 0, "{:?}\n{text}", summary.errors);
     assert_accounted(&summary);
-    assert_eq!(confirmed(dir.path(), 3), 1111);
+    assert_eq!(confirmed(dir, 3), 1111);
     // At 500 a second, letting everyone in to read "sold out" would have taken the whole
     // line; most of it heard "closed" instead, without ever reaching the site.
     assert!(
@@ -280,18 +253,9 @@ close_when_sold_out = true
         summary.sold_out
     );
     // The room stays closed for newcomers: a clear answer, not a place in a dead line.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(proxy.certificate.clone()).unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let (status, body, _) = common::tls_json(
-        proxy.public_addr,
-        std::sync::Arc::new(cfg),
+        proxy.public(),
+        proxy.client_config(&[]),
         "GET",
         "/api/events/3",
         &[],
@@ -300,8 +264,7 @@ close_when_sold_out = true
     .await;
     assert_eq!(body["state"], "closed", "{status} {body}");
     proxy.shutdown().await;
-    demo.proxy.shutdown().await;
-    demo.backend.stop();
+    demo.shutdown().await;
 }
 
 /// A child process, killed when dropped, so a failing test leaves nothing running.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::cdp::Browser;
+use common::harness::Harness;
 use serde_json::Value;
 use usher::store::Store;
 
@@ -114,9 +115,8 @@ impl Visitor {
     }
 }
 
-async fn room(demo: &usher::demo::Demo) -> usher::room::Stats {
-    let gate = demo.proxy.gate.as_ref().unwrap();
-    gate.store.stats("booking").await.unwrap()
+async fn room(demo: &Harness) -> usher::room::Stats {
+    demo.gate().store.stats("booking").await.unwrap()
 }
 
 /// JavaScript: the visible text of the first element matching `selector`, whitespace
@@ -133,22 +133,9 @@ async fn text(b: &mut Browser, selector: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_visitor_waits_then_searches_books_and_cancels_in_the_web_ui() {
-    let dir = tempfile::tempdir().unwrap();
-    let any = "127.0.0.1:0".parse().unwrap();
-    let demo = usher::demo::start(dir.path(), any, any).await.unwrap();
-    let addr = demo.proxy.public_addr;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(demo.proxy.certificate.clone()).unwrap();
-    let tls = Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    );
-    let db = usher::backend::db::open(&dir.path().join("backend.db")).unwrap();
+    let demo = Harness::builder().demo().start().await;
+    let (addr, tls) = (demo.public(), demo.client_config(&[]));
+    let db = usher::backend::db::open(&demo.dir().join("backend.db")).unwrap();
     let event_id = |kind: &str| -> i64 {
         db.query_row("SELECT id FROM events WHERE kind = ?1", [kind], |r| {
             r.get(0)
@@ -501,6 +488,5 @@ async fn a_visitor_waits_then_searches_books_and_cancels_in_the_web_ui() {
     assert_eq!(usher::backend::db::remaining(&db, concert).unwrap(), 599);
 
     drop(b);
-    demo.proxy.shutdown().await;
-    demo.backend.stop();
+    demo.shutdown().await;
 }

@@ -33,8 +33,9 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    /// Starts Chromium (Debian's `chromium`, installed by `.ci/run`) with a blank page.
+    /// Starts Chromium (Debian's `chromium`, installed by `scripts/test.sh`) with a blank page.
     pub async fn start() -> Self {
+        super::require("chromium");
         let profile = tempfile::tempdir().unwrap();
         let mut child = Command::new("chromium")
             .args([
@@ -55,7 +56,7 @@ impl Browser {
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
-            .expect("chromium must be installed (apt-get install chromium); .ci/run does it");
+            .expect("chromium did not start");
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
         let url = loop {

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::Pki;
+use super::TlsClient;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -233,8 +233,8 @@ pub struct Conn {
 
 impl Conn {
     /// TLS with ALPN `h2`; nothing sent yet.
-    pub async fn open(pki: &Pki, addr: SocketAddr) -> Self {
-        let tls = pki.tls(addr, &[b"h2"]).await;
+    pub async fn open(client: &TlsClient, addr: SocketAddr) -> Self {
+        let tls = client.connect(addr, &[b"h2"]).await;
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
         Self {
             tls,
@@ -245,8 +245,8 @@ impl Conn {
 
     /// `open`, then the preface and an empty SETTINGS; waits for the server's SETTINGS
     /// (and acknowledges it) and for the ACK of ours.
-    pub async fn ready(pki: &Pki, addr: SocketAddr) -> Self {
-        let mut c = Self::open(pki, addr).await;
+    pub async fn ready(client: &TlsClient, addr: SocketAddr) -> Self {
+        let mut c = Self::open(client, addr).await;
         c.send(&[PREFACE, &frame(kind::SETTINGS, 0, 0, &[])].concat())
             .await
             .expect("preface");

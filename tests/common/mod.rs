@@ -1,9 +1,10 @@
-//! Shared test fixtures: a throwaway PKI, a real upstream on loopback, the real proxy, and
-//! TLS clients speaking HTTP/1.1 or HTTP/2.
+//! Shared test fixtures: a throwaway PKI, TLS clients speaking HTTP/1.1 or HTTP/2, a real
+//! upstream on loopback, and the real proxy started through one [`harness::Harness`].
 #![allow(dead_code)]
 
 pub mod cdp;
 pub mod h2raw;
+pub mod harness;
 pub mod process;
 pub mod redis;
 pub mod upstream;
@@ -38,7 +39,8 @@ pub struct Pki {
     pub dir: tempfile::TempDir,
     pub cert: PathBuf,
     pub key: PathBuf,
-    ca: CertificateDer<'static>,
+    /// TLS clients trusting only this CA.
+    pub client: TlsClient,
 }
 
 impl Pki {
@@ -63,19 +65,28 @@ impl Pki {
             dir,
             cert,
             key,
-            ca: ca_cert.der().clone(),
+            client: TlsClient::trusting(ca_cert.der().clone()),
         }
     }
+}
 
-    /// A client TLS config trusting only this CA, offering `alpn`.
-    pub fn client(&self, alpn: &[&[u8]]) -> TlsConnector {
-        TlsConnector::from(self.client_config(alpn))
+/// Makes TLS clients that trust one root certificate (a test CA, or the self-signed
+/// certificate a proxy serves) and ask for the server `localhost`.
+#[derive(Clone)]
+pub struct TlsClient {
+    root: CertificateDer<'static>,
+}
+
+impl TlsClient {
+    /// Clients trusting `root` and nothing else.
+    pub fn trusting(root: CertificateDer<'static>) -> Self {
+        Self { root }
     }
 
-    /// The rustls client config behind [`Pki::client`].
-    pub fn client_config(&self, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+    /// The rustls client config, offering `alpn`.
+    pub fn config(&self, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca.clone()).unwrap();
+        roots.add(self.root.clone()).unwrap();
         let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -87,9 +98,15 @@ impl Pki {
         Arc::new(cfg)
     }
 
-    pub async fn tls(&self, addr: SocketAddr, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
+    /// A connector with [`TlsClient::config`].
+    pub fn connector(&self, alpn: &[&[u8]]) -> TlsConnector {
+        TlsConnector::from(self.config(alpn))
+    }
+
+    /// A TLS connection to `addr` (SNI `localhost`), offering `alpn`.
+    pub async fn connect(&self, addr: SocketAddr, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
         let tcp = TcpStream::connect(addr).await.unwrap();
-        self.client(alpn)
+        self.connector(alpn)
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
             .await
             .unwrap()
@@ -97,7 +114,7 @@ impl Pki {
 
     /// An HTTP/1.1 connection over TLS.
     pub async fn h1(&self, addr: SocketAddr) -> http1::SendRequest<TBody> {
-        let tls = self.tls(addr, &[b"http/1.1"]).await;
+        let tls = self.connect(addr, &[b"http/1.1"]).await;
         let (send, conn) = http1::handshake(TokioIo::new(tls)).await.unwrap();
         tokio::spawn(conn.with_upgrades());
         let mut send = send;
@@ -107,7 +124,7 @@ impl Pki {
 
     /// An HTTP/2 connection over TLS.
     pub async fn h2(&self, addr: SocketAddr) -> http2::SendRequest<TBody> {
-        let tls = self.tls(addr, &[b"h2"]).await;
+        let tls = self.connect(addr, &[b"h2"]).await;
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
         let (send, conn) = http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
             .await
@@ -119,50 +136,24 @@ impl Pki {
     }
 }
 
-/// Builds a proxy config: listeners on ephemeral loopback ports, this PKI, one upstream,
-/// plus `extra` lines as `(table, line)` pairs.
-pub fn config(pki: &Pki, upstream: SocketAddr, extra: &[(&str, &str)]) -> String {
-    let mut tables: Vec<(String, Vec<String>)> = vec![
-        (
-            "listen".into(),
-            vec![
-                "public = \"127.0.0.1:0\"".into(),
-                "admin = \"127.0.0.1:0\"".into(),
-            ],
-        ),
-        (
-            "tls".into(),
-            vec![
-                format!("cert = {:?}", pki.cert.display().to_string()),
-                format!("key = {:?}", pki.key.display().to_string()),
-            ],
-        ),
-        (
-            "upstream".into(),
-            vec![format!("servers = [\"{upstream}\"]")],
-        ),
-        ("log".into(), vec![]),
-    ];
-    for (table, line) in extra {
-        match tables.iter_mut().find(|(t, _)| t == table) {
-            Some((_, lines)) => lines.push(line.to_string()),
-            None => tables.push((table.to_string(), vec![line.to_string()])),
-        }
-    }
-    tables
-        .into_iter()
-        .map(|(t, lines)| format!("[{t}]\n{}\n", lines.join("\n")))
-        .collect()
-}
-
-/// Starts the real server in-process.
-pub async fn start(
-    pki: &Pki,
-    upstream: SocketAddr,
-    extra: &[(&str, &str)],
-) -> usher::server::Running {
-    let settings = usher::config::Settings::from_toml(&config(pki, upstream, extra)).unwrap();
-    usher::server::start(&settings).await.unwrap()
+/// Fails the test at once, saying how to install it, when `program` (`redis-server`,
+/// `chromium`) is not on PATH: one clear message instead of a panic deep inside a
+/// start-up.
+#[track_caller]
+pub fn require(program: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    assert!(
+        on_path,
+        "this test needs `{program}`, which is not installed (not on PATH). Install it with \
+         `apt-get update && apt-get install -y {program}` (Debian's package of that name), \
+         or run the tests with `bash scripts/test.sh`, which installs it"
+    );
 }
 
 /// GET over HTTP/1.1 with a Host header; returns status, headers and the whole body.

@@ -24,10 +24,8 @@ impl Drop for Proc {
 }
 
 impl Proc {
-    pub fn start(config_text: &str, dir: &std::path::Path) -> Self {
-        Self::start_with(config_text, dir, &[], "info,usher::access=off")
-    }
-
+    /// Writes `config_text` to `dir/usher.toml` and runs `usher proxy -c` on it with
+    /// `args` and `RUST_LOG=rust_log`; returns once it says where it listens.
     pub fn start_with(
         config_text: &str,
         dir: &std::path::Path,

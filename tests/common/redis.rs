@@ -1,5 +1,6 @@
 //! A real `redis-server` on a loopback port, with AOF on disk so a restart keeps the data.
-//! `.ci/run` installs it; a missing binary fails loudly rather than skipping.
+//! `scripts/test.sh` installs it; a missing binary fails the test with how to install it
+//! ([`super::require`]) rather than skipping.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,6 +17,7 @@ pub struct Redis {
 impl Redis {
     /// Starts a fresh server: AOF with fsync on every write, no RDB snapshots.
     pub fn start() -> Self {
+        super::require("redis-server");
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -67,7 +69,7 @@ impl Redis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server is not installed: `apt-get install redis-server` (.ci/run does)");
+            .expect("redis-server did not start");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.ping() {

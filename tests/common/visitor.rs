@@ -1,15 +1,12 @@
-//! Waiting-room test fixtures: a browser-like visitor with a cookie jar, and a proxy
-//! config with one queued room and a pass key on disk.
+//! A browser-like visitor of the waiting room: one connection, its own cookie jar.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::TlsClient;
 use http_body_util::BodyExt;
 use hyper::client::conn::http1::SendRequest;
-use usher::pass::{KeyRing, Passes};
-
-use super::Pki;
 
 /// A browser-like visitor: one connection, its own cookie jar.
 pub struct Visitor {
@@ -31,9 +28,9 @@ impl Reply {
 }
 
 impl Visitor {
-    pub async fn new(pki: &Pki, addr: SocketAddr) -> Self {
+    pub async fn new(client: &TlsClient, addr: SocketAddr) -> Self {
         Self {
-            conn: pki.h1(addr).await,
+            conn: client.h1(addr).await,
             jar: HashMap::new(),
         }
     }
@@ -96,66 +93,5 @@ impl Visitor {
             assert!(Instant::now() < deadline, "not called in time: {s}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-}
-
-/// A waiting-room config with a pass key on disk, so tests can forge with the real key.
-pub struct Setup {
-    pub pki: Pki,
-    pub key_pem: String,
-    pub state_dir: tempfile::TempDir,
-}
-
-impl Setup {
-    pub fn new() -> Self {
-        let pki = Pki::new();
-        let pair = usher::pass::keys::generate().unwrap();
-        usher::pass::keys::write(pki.dir.path(), "pass-1", &pair).unwrap();
-        Self {
-            pki,
-            key_pem: pair.private_pem,
-            state_dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    pub fn config(&self, upstream: SocketAddr, room: &[&str]) -> String {
-        self.config_with(upstream, room, &[])
-    }
-
-    /// The config with `extra` `(table, line)` pairs, e.g. `("store", "url = …")`.
-    pub fn config_with(
-        &self,
-        upstream: SocketAddr,
-        room: &[&str],
-        extra: &[(&str, &str)],
-    ) -> String {
-        let key = self.pki.dir.path().join("pass-1.key");
-        let key = format!("signing_key = {:?}", key.display().to_string());
-        let dir = format!("dir = {:?}", self.state_dir.path().display().to_string());
-        let mut lines = vec![
-            ("passes", key.as_str()),
-            ("passes", "issuer = \"usher-test\""),
-            ("state", dir.as_str()),
-        ];
-        lines.extend_from_slice(extra);
-        let mut text = super::config(&self.pki, upstream, &lines);
-        text.push_str("[[rooms]]\nname = \"booking\"\npaths = [\"/\"]\n");
-        for line in room {
-            text.push_str(line);
-            text.push('\n');
-        }
-        text.push_str("[[rooms]]\nname = \"other\"\npaths = [\"/other\"]\nmode = \"open\"\n");
-        text
-    }
-
-    pub async fn start(&self, upstream: SocketAddr, room: &[&str]) -> usher::server::Running {
-        let settings = usher::config::Settings::from_toml(&self.config(upstream, room)).unwrap();
-        usher::server::start(&settings).await.unwrap()
-    }
-
-    /// A pass service holding the proxy's own signing key (for forgeries that only
-    /// someone with the key could make — expired, wrong room, future).
-    pub fn insider(&self, kid: &str, issuer: &str) -> Passes {
-        Passes::new(KeyRing::from_pem(kid, &self.key_pem, &[]).unwrap(), issuer)
     }
 }
