@@ -8,10 +8,13 @@ use super::TlsClient;
 use http_body_util::BodyExt;
 use hyper::client::conn::http1::SendRequest;
 
-/// A browser-like visitor: one connection, its own cookie jar.
+/// A browser-like visitor: one connection (opened again, as a browser does, when the
+/// server closed it while idle), its own cookie jar.
 pub struct Visitor {
     pub conn: SendRequest<super::TBody>,
     pub jar: HashMap<String, String>,
+    client: TlsClient,
+    addr: SocketAddr,
 }
 
 /// One answer a visitor got.
@@ -32,27 +35,45 @@ impl Visitor {
         Self {
             conn: client.h1(addr).await,
             jar: HashMap::new(),
+            client: client.clone(),
+            addr,
+        }
+    }
+
+    /// The connection, ready for a request: a keep-alive connection the server closed
+    /// while it sat idle (`limits.header_read_timeout`) is replaced by a new one.
+    async fn ready(&mut self) {
+        if self.conn.is_closed() || self.conn.ready().await.is_err() {
+            self.conn = self.client.h1(self.addr).await;
         }
     }
 
     pub async fn send(&mut self, method: &str, path: &str, extra: &[(&str, &str)]) -> Reply {
-        let mut req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "localhost");
-        if !self.jar.is_empty() {
-            let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            req = req.header("cookie", cookie.join("; "));
-        }
-        for (k, v) in extra {
-            req = req.header(*k, *v);
-        }
-        self.conn.ready().await.unwrap();
-        let resp = self
-            .conn
-            .send_request(req.body(super::empty()).unwrap())
-            .await
-            .unwrap();
+        let cookie: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let build = || {
+            let mut req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", "localhost");
+            if !cookie.is_empty() {
+                req = req.header("cookie", cookie.join("; "));
+            }
+            for (k, v) in extra {
+                req = req.header(*k, *v);
+            }
+            req.body(super::empty()).unwrap()
+        };
+        self.ready().await;
+        let resp = match self.conn.send_request(build()).await {
+            Ok(resp) => resp,
+            // The server closed the idle connection just as the request went out: it was
+            // never read, so a browser sends it again on a new connection.
+            Err(e) if e.is_canceled() || e.is_closed() => {
+                self.conn = self.client.h1(self.addr).await;
+                self.conn.send_request(build()).await.unwrap()
+            }
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
         let (parts, body) = resp.into_parts();
         for sc in parts.headers.get_all("set-cookie") {
             let sc = sc.to_str().unwrap();
