@@ -28,8 +28,8 @@ pub use routing::Policy;
 
 use crate::metrics::Metrics;
 use crate::pass::{PassClaims, Passes};
-use crate::protocol::TICKET_COOKIE;
 use crate::protocol::{cookies, CHALLENGE_HEADER, PASS_COOKIE, PASS_HEADER, SOLUTION_HEADER};
+use crate::protocol::{State, TICKET_COOKIE};
 use crate::room::ticket::{Ticket, TicketKeys};
 use crate::room::Visit;
 use crate::store::QueueStore;
@@ -99,6 +99,19 @@ pub enum Standing {
 }
 
 impl Standing {
+    /// The wire state the visitor is told (`protocol::State`).
+    pub fn state(self) -> State {
+        match self {
+            Standing::Waiting(_, false) | Standing::PreQueue(_) => State::Waiting,
+            Standing::Waiting(_, true) => State::Paused,
+            Standing::Closed => State::Closed,
+            Standing::Unavailable | Standing::NotFound => State::Unavailable,
+            Standing::Challenge(_) => State::Challenge,
+            Standing::TooMany(_) => State::TooMany,
+            Standing::Shared => State::Shared,
+        }
+    }
+
     /// The standing of a visitor the room has in line.
     pub fn of_visit(visit: Visit) -> Self {
         match visit {

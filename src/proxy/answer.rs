@@ -58,19 +58,6 @@ pub fn retry_after_of(standing: Standing, asked: Asked) -> Option<u64> {
     }
 }
 
-/// The wire state of a standing.
-pub fn state_of(standing: Standing) -> State {
-    match standing {
-        Standing::Waiting(_, false) | Standing::PreQueue(_) => State::Waiting,
-        Standing::Waiting(_, true) => State::Paused,
-        Standing::Closed => State::Closed,
-        Standing::Unavailable | Standing::NotFound => State::Unavailable,
-        Standing::Challenge(_) => State::Challenge,
-        Standing::TooMany(_) => State::TooMany,
-        Standing::Shared => State::Shared,
-    }
-}
-
 /// The JSON of a standing in `room`; `challenge` goes with `Standing::Challenge`.
 pub fn status_answer<'a>(
     standing: Standing,
@@ -78,7 +65,7 @@ pub fn status_answer<'a>(
     return_to: &'a str,
     challenge: Option<&'a str>,
 ) -> StatusAnswer<'a> {
-    let mut a = StatusAnswer::new(room, state_of(standing));
+    let mut a = StatusAnswer::new(room, standing.state());
     a.return_to = Some(Cow::Borrowed(return_to));
     match standing {
         Standing::Waiting(p, _) => {

@@ -202,7 +202,7 @@ impl Pages {
         challenge: Option<&str>,
     ) -> Response<Body> {
         let (msg_key, pos) = describe(standing);
-        let state = super::answer::state_of(standing).as_str();
+        let state = standing.state().as_str();
         let bits = match standing {
             Standing::Challenge(b) => b,
             _ => 0,

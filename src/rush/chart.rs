@@ -3,8 +3,28 @@
 
 use std::fmt::Write as _;
 
-use super::report::{esc, n};
-use super::stats::Sample;
+use super::summary::Sample;
+
+/// `1234567` as `1,234,567`.
+pub(super) fn n(v: u64) -> String {
+    let digits = v.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Escapes text for HTML.
+pub(super) fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
 
 /// A round number at or above `v` (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten).
 fn nice(v: f64) -> f64 {

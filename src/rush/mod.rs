@@ -17,11 +17,11 @@ mod client;
 mod report;
 mod shop;
 mod stats;
+mod summary;
 mod visitor;
 
 pub use client::Trust;
-pub use report::{EventInfo, Percentiles, Summary};
-pub use stats::Sample;
+pub use summary::{EventInfo, Percentiles, Sample, Summary};
 
 use client::{Http, Pool};
 use stats::Stats;

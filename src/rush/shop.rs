@@ -8,8 +8,8 @@ use http::Method;
 use serde_json::{json, Value};
 
 use super::client::Reply;
-use super::report::EventInfo;
 use super::stats::{lock, End, Step};
+use super::summary::EventInfo;
 use super::visitor::{backoff, Creds, Visitor, MAX_RETRIES};
 use super::EventChoice;
 

@@ -7,9 +7,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
-use super::report::{EventInfo, Percentiles, Summary};
+use super::summary::{EventInfo, Percentiles, Sample, Summary};
 
 /// A step of a visit whose latency is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,23 +97,6 @@ pub(crate) struct Counters {
     pub finished: AtomicU64,
     /// Visitors in line right now.
     pub in_line: AtomicI64,
-}
-
-/// One second of the run, as the visitors saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Sample {
-    /// Seconds since the first arrival.
-    pub t: u32,
-    /// Rehearsal visitors in line at the end of the second.
-    pub waiting: u64,
-    /// The longest line a status answer reported during the second (ahead + 1 + behind).
-    pub line: Option<u64>,
-    /// Visitors who got a pass during the second.
-    pub admitted: u64,
-    /// Bookings made during the second.
-    pub booked: u64,
-    /// Sold-out answers during the second.
-    pub sold_out: u64,
 }
 
 /// Everything gathered during one run.

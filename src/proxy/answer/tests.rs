@@ -61,7 +61,7 @@ fn every_standing_has_one_status_retry_after_and_state() {
         let row = format!("{standing:?} {asked:?}");
         assert_eq!(status_of(standing, asked), status, "{row}");
         assert_eq!(retry_after_of(standing, asked), retry, "{row}");
-        assert_eq!(state_of(standing), state, "{row}");
+        assert_eq!(standing.state(), state, "{row}");
         if asked == Page {
             continue;
         }
