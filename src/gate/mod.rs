@@ -28,8 +28,9 @@ pub use routing::Policy;
 
 use crate::metrics::Metrics;
 use crate::pass::{PassClaims, Passes};
-use crate::protocol::{cookies, CHALLENGE_HEADER, PASS_COOKIE, PASS_HEADER, SOLUTION_HEADER};
-use crate::protocol::{State, TICKET_COOKIE};
+use crate::protocol::{
+    cookies, State, CHALLENGE_HEADER, PASS_COOKIE, PASS_HEADER, SOLUTION_HEADER, TICKET_COOKIE,
+};
 use crate::room::ticket::{Ticket, TicketKeys};
 use crate::room::Visit;
 use crate::store::QueueStore;
