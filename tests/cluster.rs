@@ -119,7 +119,13 @@ async fn two_nodes_serve_one_line_in_one_global_order() {
     let mut line = Vec::new();
     for i in 0..N {
         let mut v = h.visitor_at(addrs[i % 2]).await;
-        assert!(v.get("/book").await.body.contains("data-state=\"paused\""));
+        let page = v.get("/book").await;
+        assert!(
+            page.body.contains("data-state=\"paused\""),
+            "visitor {i}: {} {}",
+            page.status,
+            page.body.get(..300).unwrap_or(&page.body)
+        );
         let mut w = via(&h, addrs[(i + 1) % 2], &v).await;
         let st = w.status().await;
         assert_eq!(st["state"], "paused", "{st}");
